@@ -1,0 +1,147 @@
+"""Typed view of ``params.yaml``, the project's one configuration source.
+
+The dvc stages, the CLI and the KFP pipeline's defaults all read the same file through
+:func:`load_params`. A profile (``profiles/paper.yaml``) is a partial file laid over it, for
+runs at the paper's settings. Unknown keys and wrong types are errors that name the file
+and the field, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_PARAMS = "params.yaml"
+
+
+class ConfigError(ValueError):
+    """A params file that cannot be used, with the file and field that is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSizes(_Section):
+    sft: int = Field(42, ge=0)
+    rl: int = Field(14, ge=0)
+    bench: int = Field(21, ge=0)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sft": self.sft, "rl": self.rl, "bench": self.bench}
+
+
+class SynthParams(_Section):
+    """The procedurally generated video world (the embedded default dataset)."""
+
+    videos: SplitSizes = SplitSizes()
+    min_duration: int = Field(20, ge=20, description="shortest video, whole seconds")
+    max_duration: int = Field(30, ge=20, description="longest video, whole seconds")
+    fps: int = Field(10, ge=1, le=60, description="frame rate of the rendered MP4 files")
+    size: int = Field(128, ge=32, le=1024, description="frame width and height in pixels")
+    tasks: list[str] = ["EU", "OU", "AA", "TP", "TG", "GP", "RF"]
+
+    @model_validator(mode="after")
+    def _durations(self) -> "SynthParams":
+        if self.max_duration < self.min_duration:
+            raise ValueError("max_duration must be >= min_duration")
+        return self
+
+
+class SliceParams(_Section):
+    sample_fps: float = Field(1.0, gt=0)
+    frame_size: int = Field(56, ge=28)
+    jpeg_quality: int = Field(90, ge=10, le=100)
+
+
+class ModelParams(_Section):
+    name_or_path: str = Field("tiny", description="'tiny' builds a small Qwen2.5-VL from a config")
+    window_turns: int = Field(30, ge=1, description="sliding window of the last N turns")
+
+
+class SFTParams(_Section):
+    loss: Literal["ce", "focal", "cb_stream"] = "cb_stream"
+    beta: float = Field(0.9999, ge=0.0, lt=1.0)
+    lambda_text: float = Field(2.0, ge=0.0)
+    focal_gamma: float = Field(2.0, ge=0.0)
+    learning_rate: float = Field(1e-3, gt=0)
+    max_steps: int = Field(300, ge=1)
+    batch_size: int = Field(4, ge=1)
+    save_steps: int = Field(100, ge=1)
+
+
+class RewardWeights(_Section):
+    fmt: float = 0.1
+    turn: float = 0.45
+    traj: float = 0.45
+
+
+class GRPOParams(_Section):
+    num_generations: int = Field(4, ge=2)
+    temperature: float = Field(1.0, gt=0)
+    tau: float = Field(8.0, gt=0)
+    beta: float = Field(0.0, ge=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    max_steps: int = Field(20, ge=1)
+    reward_weights: RewardWeights = RewardWeights()
+
+
+class BenchParams(_Section):
+    policies: list[str] = ["silent", "every-turn", "random", "oracle"]
+    judge: Literal["rule", "openai"] = "rule"
+
+
+class Params(_Section):
+    seed: int = 0
+    synth: SynthParams = SynthParams()
+    slice: SliceParams = SliceParams()
+    model: ModelParams = ModelParams()
+    sft: SFTParams = SFTParams()
+    grpo: GRPOParams = GRPOParams()
+    bench: BenchParams = BenchParams()
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overlay`` laid over it, recursing into nested mappings."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | Path | None = None) -> Params:
+    """Read ``params.yaml`` (and an optional profile laid over it) into typed params."""
+    path = Path(path)
+    data = _read_yaml(path)
+    source = str(path)
+    if profile:
+        data = deep_merge(data, _read_yaml(Path(profile)))
+        source = f"{path} + {profile}"
+    return params_from_dict(data, source)

@@ -1,0 +1,47 @@
+"""The step table: one step = one library entry point = one CLI command = one dvc stage = one
+KFP component, all with the same name and the same parameters (from params.yaml).
+
+The CLI (``streampro/cli.py``), the dvc stages (``dvc.yaml``) and the KFP components
+(``components/``) are thin layers over the entry points defined here. ``docs/steps.md`` shows the
+same table; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from streampro.config import Params
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    summary: str
+    cli: str
+    entry: Callable
+    dvc_stage: str | None
+    kfp_component: str | None
+
+
+def synth(params: Params, out: str, videos: int | None = None, seed: int | None = None) -> dict:
+    """Render the synthetic video world: videos, manifest, items per split, summary."""
+    from streampro.synth.world import synthesize
+
+    cfg = params.synth
+    if videos is not None:
+        cfg = cfg.model_copy(update={"videos": cfg.videos.model_copy(update={"sft": videos, "rl": videos, "bench": videos})})
+    summary = synthesize(out, cfg, params.seed if seed is None else seed)
+    log.info("synth: %d videos, items per split %s", summary["videos"], summary["items"])
+    return summary
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in [
+        Step("synth", "render the synthetic video world with exact ground truth",
+             "streampro synth", synth, "synth", None),
+    ]
+}

@@ -1,0 +1,120 @@
+"""``streampro synth``: render the synthetic video world and write its manifest and items.
+
+Output layout under ``out``::
+
+    videos/{video_id}.mp4     H.264, ``fps`` frames per second, ``size`` x ``size``
+    manifest.jsonl            one VideoRecord per video (uri relative to this folder)
+    items/{split}.jsonl       one Item per video, split in sft / rl / bench
+    summary.json              counts per split and task
+
+Each video's random stream comes from ``SeedSequence([seed, split code, index])``, so the three
+splits are drawn from disjoint seeds derived from ``seed`` and any one video can be re-made alone.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from tqdm import tqdm
+
+from streampro import io
+from streampro.config import SynthParams
+from streampro.schema import SPLITS, Answer, Item, Rubric, RubricCheck, VideoRecord
+from streampro.synth.encode import write_mp4
+from streampro.synth.tasks import GENERATORS, Episode
+from streampro.tasks import get_task
+
+log = logging.getLogger(__name__)
+SPLIT_CODES = {"sft": 1, "rl": 2, "bench": 3}
+
+
+def episode_for(seed: int, split: str, index: int, params: SynthParams) -> tuple[str, Episode]:
+    """The episode of video ``index`` of ``split``: tasks in rotation, the rest drawn at random."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
+    task = params.tasks[index % len(params.tasks)]
+    duration = int(rng.integers(params.min_duration, params.max_duration + 1))
+    return task, GENERATORS[task](rng, duration)
+
+
+def rubric_for(episode: Episode) -> list[Rubric]:
+    """Three binary checkpoints the deterministic judge can grade from the answers' key terms."""
+    n = len(episode.answers)
+    terms = episode.terms
+    return [
+        Rubric(rubric_id="coverage", aspect="coverage",
+               rubric=f"Mentions every expected point: {', '.join(terms)}.",
+               check=RubricCheck(type="mentions_all", terms=terms)),
+        Rubric(rubric_id="coherence", aspect="coherence",
+               rubric=f"Reports the points in the order they happen: {' then '.join(terms)}.",
+               check=RubricCheck(type="in_order", terms=terms)),
+        Rubric(rubric_id="granularity", aspect="granularity",
+               rubric=f"Gives between 1 and {n + 1} responses: one per point, no chatter.",
+               check=RubricCheck(type="response_count", min=1, max=n + 1)),
+    ]
+
+
+def build_records(seed: int, split: str, index: int, params: SynthParams) -> tuple[VideoRecord, Item, Episode]:
+    task, episode = episode_for(seed, split, index, params)
+    video_id = f"{split}-{index:04d}"
+    spec = get_task(task)
+    video = VideoRecord(
+        video_id=video_id, uri=f"videos/{video_id}.mp4", duration=float(episode.scene.duration),
+        fps=float(params.fps),
+        metadata={"task": task, "size": params.size, "probes": [vars(p) for p in episode.probes]},
+    )
+    item = Item(
+        item_id=f"{video_id}-{task}", video_id=video_id, split=split, source="synthetic", task=task,
+        dimension=spec.dimension, question=episode.question, query_time=float(episode.query_time),
+        answers=[Answer(**a) for a in episode.answers], rubric=rubric_for(episode),
+    )
+    return video, item, episode
+
+
+def render_video(episode: Episode, uri: str, params: SynthParams) -> int:
+    """Render the episode's scene to an MP4 at ``uri`` (local or gs://); returns frames written."""
+    scene = episode.scene
+    n_frames = scene.duration * params.fps
+    frames = (scene.render(n / params.fps, params.size) for n in range(n_frames))
+    if not io.is_remote(uri):
+        os.makedirs(os.path.dirname(uri), exist_ok=True)
+        return write_mp4(uri, frames, params.fps)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = os.path.join(tmp, "video.mp4")
+        count = write_mp4(local, frames, params.fps)
+        io.copy_file(local, uri)
+    return count
+
+
+def _make_one(args: tuple[int, str, int, SynthParams, str]) -> tuple[VideoRecord, Item]:
+    seed, split, index, params, out = args
+    video, item, episode = build_records(seed, split, index, params)
+    frames = render_video(episode, io.join(out, video.uri), params)
+    if frames != episode.scene.duration * params.fps:
+        raise RuntimeError(f"{video.uri}: wrote {frames} frames, expected {episode.scene.duration * params.fps}")
+    return video, item
+
+
+def synthesize(out: str, params: SynthParams, seed: int, workers: int | None = None) -> dict:
+    """Render every split's videos and write the manifest, items and a summary; returns the summary."""
+    jobs = [(seed, split, i, params, out) for split in SPLITS for i in range(params.videos.as_dict()[split])]
+    workers = workers or min(len(jobs), os.cpu_count() or 1) or 1
+    log.info("rendering %d videos with %d worker(s) into %s", len(jobs), workers, out)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(tqdm(pool.map(_make_one, jobs, chunksize=2), total=len(jobs), desc="synth", unit="video"))
+    else:
+        results = [_make_one(job) for job in tqdm(jobs, desc="synth", unit="video")]
+    io.write_records(io.join(out, "manifest.jsonl"), [video for video, _ in results])
+    summary: dict = {"seed": seed, "videos": len(results), "items": {}, "tasks": {}}
+    for split in SPLITS:
+        items = [item for _, item in results if item.split == split]
+        io.write_records(io.join(out, "items", f"{split}.jsonl"), items)
+        summary["items"][split] = len(items)
+        summary["tasks"][split] = dict(sorted(Counter(item.task for item in items).items()))
+    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    return summary
