@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=None,
                    help="videos in EACH split (default: params.yaml synth.videos per split)")
     p.add_argument("--seed", type=int, default=None, help="world seed (default: params.yaml seed)")
+
+    p = sub.add_parser(
+        "slice", help="slice videos into labelled streaming trajectories (Apache Beam)",
+        description="Decode each video at slice.sample_fps, resize frames to slice.frame_size, and write one "
+        "trajectory per item (a turn per frame, the question at its turn, </Silence> or </Response> + answer per "
+        "turn) as sharded Parquet per split under OUT/{sft,rl,bench}/, bad inputs to OUT/dead_letters/, counts to "
+        "OUT/summary.json. Any other flags are Beam pipeline options, e.g. --runner DataflowRunner --project P "
+        "--region R --temp_location gs://B/tmp --sdk_container_image IMAGE, or --direct_num_workers 2.",
+    )
+    _common(p)
+    p.add_argument("--manifest", required=True, help="manifest.jsonl (local or gs://)")
+    p.add_argument("--items", nargs="+", default=None,
+                   help="item files (default: items/{sft,rl,bench}.jsonl beside the manifest)")
+    p.add_argument("--out", required=True, help="output folder (local or gs://)")
     return parser
 
 
@@ -69,7 +83,9 @@ def _print_steps(as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "slice":
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "steps":
         _print_steps(args.json)
         return 0
@@ -79,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synth":
             summary = steps.synth(params, args.out, videos=args.videos, seed=args.seed)
             print(json.dumps(summary))
-    except (ConfigError, RecordError) as exc:
+        elif args.command == "slice":
+            summary = steps.slice(params, args.manifest, args.out, items=args.items, beam_args=extra)
+            print(json.dumps(summary))
+    except (ConfigError, RecordError, FileNotFoundError) as exc:
         print(f"streampro {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

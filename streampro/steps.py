@@ -38,10 +38,20 @@ def synth(params: Params, out: str, videos: int | None = None, seed: int | None 
     return summary
 
 
+def slice(params: Params, manifest: str, out: str, items: list[str] | None = None,
+          beam_args: list[str] | None = None) -> dict:
+    """Slice videos into streaming trajectories with Apache Beam (Parquet per split + dead letters)."""
+    from streampro.data.slicing import run_slice
+
+    return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args)
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in [
         Step("synth", "render the synthetic video world with exact ground truth",
              "streampro synth", synth, "synth", None),
+        Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
+             "streampro slice", slice, "slice", None),
     ]
 }

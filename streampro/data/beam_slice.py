@@ -1,0 +1,168 @@
+"""Apache Beam transforms of the ``slice`` step: videos + items → streaming trajectories.
+
+``SliceVideos`` is a composite PTransform with labelled steps. Its input is a dict of two
+PCollections of raw lines, ``(source, line_number, text)``, one for the manifest and one for the
+items; its output is a dict with ``trajectories`` (Parquet rows) and ``dead_letters`` (JSON
+objects with the input, the step and the reason). Every item ends as exactly one trajectory or one
+dead letter; every video is decoded, unused (no item refers to it) or dead-lettered.
+"""
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from streampro import io
+from streampro.data import parquet
+from streampro.data.trajectory import SliceError, build_trajectory
+from streampro.data.video import VideoError, encode_jpeg, sample_frames
+from streampro.schema import Item, RecordError, VideoRecord
+
+DEAD = "dead_letters"
+NAMESPACE = "streampro.slice"
+
+
+def dead_letter(step: str, reason: str, source: str | None, line: int | None, record) -> dict:
+    if hasattr(record, "model_dump"):
+        record = record.model_dump(mode="json", exclude_none=True)
+    return {"step": step, "reason": reason, "source": source, "line": line, "input": record}
+
+
+class ParseRecords(beam.DoFn):
+    """Raw ``(source, line, text)`` → ``(key, (source, line, record))``; bad lines to dead letters."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.read = Metrics.counter(NAMESPACE, f"{kind}s_read")
+        self.dead = Metrics.counter(NAMESPACE, f"{kind}s_dead")
+
+    def process(self, element):
+        source, line, text = element
+        self.read.inc()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.dead.inc()
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(f"parse_{self.kind}", f"not valid JSON: {exc.msg}",
+                                                             source, line, text))
+            return
+        try:
+            if self.kind == "video":
+                record = io.parse_record(VideoRecord, data, source, line)
+                record = record.model_copy(update={"uri": io.resolve(record.uri, io.dirname(source))})
+                key = record.video_id
+            else:
+                record = io.parse_record(Item, data, source, line)
+                key = record.video_id
+        except RecordError as exc:
+            self.dead.inc()
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(f"parse_{self.kind}", str(exc), source, line, data))
+            return
+        yield key, (source, line, record)
+
+
+class SliceVideoFn(beam.DoFn):
+    """One video and its items → one trajectory row per item (the video is decoded once)."""
+
+    def __init__(self, sample_fps: float, frame_size: int, jpeg_quality: int):
+        self.sample_fps, self.frame_size, self.jpeg_quality = sample_fps, frame_size, jpeg_quality
+        self.videos_read = Metrics.counter(NAMESPACE, "videos_decoded")
+        self.videos_unused = Metrics.counter(NAMESPACE, "videos_unused")
+        self.frames = Metrics.counter(NAMESPACE, "frames_decoded")
+        self.written = Metrics.counter(NAMESPACE, "trajectories_written")
+        self.dead = {"video": Metrics.counter(NAMESPACE, "videos_dead"), "item": Metrics.counter(NAMESPACE, "items_dead")}
+        self.silence = Metrics.counter(NAMESPACE, "silence_turns")
+        self.responses = Metrics.counter(NAMESPACE, "response_turns")
+
+    def _dead(self, kind: str, *args):
+        self.dead[kind].inc()
+        return beam.pvalue.TaggedOutput(DEAD, dead_letter(*args))
+
+    def process(self, element):
+        video_id, grouped = element
+        videos, items = list(grouped["videos"]), list(grouped["items"])
+        for source, line, extra in videos[1:]:
+            yield self._dead("video", "slice", f"duplicate video_id {video_id!r}", source, line, extra)
+        if not items:
+            self.videos_unused.inc(len(videos[:1]))
+            return
+        if not videos:
+            for source, line, item in items:
+                yield self._dead("item", "slice", f"field 'video_id': video {video_id!r} is not in the manifest",
+                                 source, line, item)
+            return
+        v_source, v_line, video = videos[0]
+        try:
+            sampled = sample_frames(video.uri, self.sample_fps, self.frame_size)
+        except VideoError as exc:
+            yield self._dead("video", "decode", str(exc), v_source, v_line, video)
+            for source, line, item in items:
+                yield self._dead("item", "slice", f"its video {video_id!r} could not be decoded: {exc}", source, line, item)
+            return
+        self.videos_read.inc()
+        self.frames.inc(len(sampled.frames))
+        duration = video.duration or sampled.duration
+        jpegs = [encode_jpeg(frame, self.jpeg_quality) for frame in sampled.frames]
+        for source, line, item in items:
+            try:
+                io.check_item_in_video(item, {video_id: video.model_copy(update={"duration": duration})}, source, line)
+                trajectory = build_trajectory(item, jpegs, self.sample_fps)
+            except (RecordError, SliceError) as exc:
+                reason = exc.reason if isinstance(exc, RecordError) else str(exc)
+                field = f"field '{exc.field}': " if isinstance(exc, RecordError) and exc.field else ""
+                yield self._dead("item", "slice", field + reason, source, line, item)
+                continue
+            n_responses = sum(1 for t in trajectory.turns if t.target != "</Silence>")
+            self.responses.inc(n_responses)
+            self.silence.inc(len(trajectory.turns) - n_responses)
+            self.written.inc()
+            yield parquet.to_row(trajectory)
+
+
+class SliceVideos(beam.PTransform):
+    """``{"manifest": lines, "items": lines}`` → ``{"trajectories": rows, "dead_letters": dicts}``."""
+
+    def __init__(self, sample_fps: float = 1.0, frame_size: int = 56, jpeg_quality: int = 90):
+        super().__init__()
+        self.fn = SliceVideoFn(sample_fps, frame_size, jpeg_quality)
+
+    def expand(self, inputs):
+        videos = inputs["manifest"] | "ParseManifest" >> beam.ParDo(ParseRecords("video")).with_outputs(
+            DEAD, main="records")
+        items = inputs["items"] | "ParseItems" >> beam.ParDo(ParseRecords("item")).with_outputs(DEAD, main="records")
+        sliced = (
+            {"videos": videos.records, "items": items.records}
+            | "GroupByVideo" >> beam.CoGroupByKey()
+            | "DecodeAndSlice" >> beam.ParDo(self.fn).with_outputs(DEAD, main="trajectories")
+        )
+        dead = (videos[DEAD], items[DEAD], sliced[DEAD]) | "MergeDeadLetters" >> beam.Flatten()
+        return {"trajectories": sliced.trajectories, "dead_letters": dead}
+
+
+class WriteTrajectories(beam.PTransform):
+    """Trajectory rows → sharded Parquet, one folder per split: ``{out}/{split}/part-*.parquet``."""
+
+    def __init__(self, out: str, splits: tuple[str, ...] = ("sft", "rl", "bench")):
+        super().__init__()
+        self.out, self.splits = out, splits
+
+    def expand(self, rows):
+        parts = rows | "BySplit" >> beam.Partition(lambda row, n: self.splits.index(row["split"]), len(self.splits))
+        for split, part in zip(self.splits, parts):
+            part | f"Write_{split}" >> beam.io.WriteToParquet(
+                io.join(self.out, split, "part"), parquet.TRAJECTORY_SCHEMA, file_name_suffix=".parquet")
+        return rows
+
+
+class WriteDeadLetters(beam.PTransform):
+    def __init__(self, out: str):
+        super().__init__()
+        self.out = out
+
+    def expand(self, dead):
+        return (
+            dead
+            | "ToJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True, default=str))
+            | "WriteDead" >> beam.io.WriteToText(io.join(self.out, "part"), file_name_suffix=".jsonl")
+        )

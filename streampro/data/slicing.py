@@ -1,0 +1,82 @@
+"""Run the ``slice`` step: build the Beam pipeline, run it, and write the step's summary.
+
+``PipelineOptions`` are passed through untouched, so ``--runner DataflowRunner --project ...
+--region ... --temp_location gs://... --sdk_container_image ...`` or ``--runner FlinkRunner`` run the
+same transforms at scale. The manifest and item files are read line by line on the launcher (they
+are small next to the videos) so that every record keeps its file and line for error reports.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from streampro import io
+from streampro.config import SliceParams
+from streampro.data.beam_slice import NAMESPACE, SliceVideos, WriteDeadLetters, WriteTrajectories
+
+log = logging.getLogger(__name__)
+
+
+def read_lines(uri: str) -> list[tuple[str, int, str]]:
+    return [(uri, n, line) for n, line in enumerate(io.read_text(uri).splitlines(), start=1) if line.strip()]
+
+
+def default_item_files(manifest: str) -> list[str]:
+    """``items/{sft,rl,bench}.jsonl`` beside the manifest, those that exist."""
+    base = io.dirname(manifest)
+    return [p for p in (io.join(base, "items", f"{s}.jsonl") for s in ("sft", "rl", "bench")) if io.exists(p)]
+
+
+def build_pipeline(pipeline: beam.Pipeline, manifest: str, item_files: list[str], out: str, params: SliceParams):
+    manifest_lines = read_lines(manifest)
+    item_lines = [line for path in item_files for line in read_lines(path)]
+    inputs = {
+        "manifest": pipeline | "ReadManifest" >> beam.Create(manifest_lines),
+        "items": pipeline | "ReadItems" >> beam.Create(item_lines),
+    }
+    result = inputs | "SliceVideos" >> SliceVideos(params.sample_fps, params.frame_size, params.jpeg_quality)
+    result["trajectories"] | "WriteTrajectories" >> WriteTrajectories(out)
+    result["dead_letters"] | "WriteDeadLetters" >> WriteDeadLetters(io.join(out, "dead_letters"))
+    return len(manifest_lines), len(item_lines)
+
+
+def summarize(counters: dict[str, int]) -> dict:
+    c = {k: int(counters.get(k, 0)) for k in (
+        "videos_read", "videos_decoded", "videos_unused", "videos_dead", "items_read", "items_dead",
+        "frames_decoded", "trajectories_written", "silence_turns", "response_turns")}
+    c["dead_letters"] = c["videos_dead"] + c["items_dead"]
+    c["silence_per_response"] = round(c["silence_turns"] / c["response_turns"], 3) if c["response_turns"] else None
+    c["items_accounted"] = c["items_read"] == c["trajectories_written"] + c["items_dead"]
+    c["videos_accounted"] = c["videos_read"] == c["videos_decoded"] + c["videos_unused"] + c["videos_dead"]
+    return c
+
+
+def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str] | None = None,
+              beam_args: list[str] | None = None) -> dict:
+    """Slice the manifest's videos into trajectories under ``out``; returns (and writes) the summary."""
+    item_files = item_files or default_item_files(manifest)
+    if not item_files:
+        raise FileNotFoundError(f"no item files given and none found beside {manifest}")
+    options = PipelineOptions(beam_args or [])
+    pipeline = beam.Pipeline(options=options)
+    n_videos, n_items = build_pipeline(pipeline, manifest, item_files, out, params)
+    log.info("slice: %d videos, %d items from %s on %s", n_videos, n_items, manifest,
+             options.get_all_options().get("runner") or "DirectRunner")
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters: dict[str, int] = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+        # The same counter name is reported once per step that increments it: add them up.
+        counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
+    summary = summarize(counters)
+    summary.update({"manifest": manifest, "item_files": item_files, "sample_fps": params.sample_fps,
+                    "frame_size": params.frame_size})
+    if not (summary["items_accounted"] and summary["videos_accounted"]):
+        raise RuntimeError(f"slice: inputs do not add up to outputs + dead letters: {summary}")
+    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    log.info("slice: %d trajectories, %d dead letters", summary["trajectories_written"], summary["dead_letters"])
+    return summary
