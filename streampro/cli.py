@@ -49,6 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="world seed (default: params.yaml seed)")
 
     p = sub.add_parser(
+        "ingest", help="import Streamo raw annotations as a manifest and items",
+        description="Read Streamo's raw annotation format (a JSON list or JSON lines of records with video_name, "
+        "video_path, task_type, source, question [{content, time}], response [{content, st_time, end_time, time}]) "
+        "and write OUT/manifest.jsonl, OUT/items/SPLIT.jsonl, OUT/dead_letters.jsonl and OUT/summary.json. "
+        "task_type maps to a task through params.yaml ingest.task_map. The mapping: docs/interop.md.",
+    )
+    _common(p)
+    p.add_argument("--annotations", required=True, help="Streamo raw annotation file (local or gs://)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--split", choices=["sft", "rl", "bench"], default=None, help="split of the items "
+                   "(default: params.yaml ingest.split)")
+    p.add_argument("--video-root", default=None, help="folder that relative video_path values are under")
+
+    p = sub.add_parser(
+        "export-stream", help="export trajectories as ms-swift 'stream' records (Streamo's trainer format)",
+        description="Write every trajectory under --trajectories as one JSON line {messages, videos}: a system "
+        "turn, per second a user turn '<Xs-Ys>\\n<stream>' (the question text before it at its turn) and the "
+        "assistant turn </Silence> or </Response> + answer.",
+    )
+    _common(p)
+    p.add_argument("--trajectories", required=True, help="a split folder of trajectory Parquet shards")
+    p.add_argument("--manifest", required=True, help="the manifest the trajectories were sliced from")
+    p.add_argument("--out", required=True, help="output .jsonl")
+
+    p = sub.add_parser(
         "slice", help="slice videos into labelled streaming trajectories (Apache Beam)",
         description="Decode each video at slice.sample_fps, resize frames to slice.frame_size, and write one "
         "trajectory per item (a turn per frame, the question at its turn, </Silence> or </Response> + answer per "
@@ -95,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synth":
             summary = steps.synth(params, args.out, videos=args.videos, seed=args.seed)
             print(json.dumps(summary))
+        elif args.command == "ingest":
+            print(json.dumps(steps.ingest(params, args.annotations, args.out, args.split, args.video_root)))
+        elif args.command == "export-stream":
+            from streampro.data.streamo import export_stream
+
+            print(json.dumps({"records": export_stream(args.trajectories, args.manifest, args.out)}))
         elif args.command == "slice":
             summary = steps.slice(params, args.manifest, args.out, items=args.items, beam_args=extra)
             print(json.dumps(summary))

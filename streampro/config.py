@@ -56,6 +56,17 @@ class SliceParams(_Section):
     jpeg_quality: int = Field(90, ge=10, le=100)
 
 
+class IngestParams(_Section):
+    """Streamo raw annotations → items: which task each Streamo ``task_type`` becomes."""
+
+    task_map: dict[str, str] = {
+        "event_caption": "EU", "dense_caption": "EU", "narration": "EU", "event_grounding": "TG",
+        "temporal_grounding": "TG", "time_sensitive_qa": "OU", "anomaly": "AA", "planning": "GP",
+    }
+    default_task: str | None = Field(None, description="task for task types not in task_map (else dead letter)")
+    split: Literal["sft", "rl", "bench"] = "sft"
+
+
 class ModelParams(_Section):
     name_or_path: str = Field("tiny", description="'tiny' builds a small Qwen2.5-VL from a config")
     window_turns: int = Field(30, ge=1, description="sliding window of the last N turns")
@@ -97,6 +108,7 @@ class Params(_Section):
     seed: int = 0
     synth: SynthParams = SynthParams()
     slice: SliceParams = SliceParams()
+    ingest: IngestParams = IngestParams()
     model: ModelParams = ModelParams()
     sft: SFTParams = SFTParams()
     grpo: GRPOParams = GRPOParams()

@@ -46,11 +46,25 @@ def slice(params: Params, manifest: str, out: str, items: list[str] | None = Non
     return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args)
 
 
+def ingest(params: Params, annotations: str, out: str, split: str | None = None,
+           video_root: str | None = None) -> dict:
+    """Ingest Streamo raw annotations as a manifest and items (bad records to dead letters)."""
+    from streampro.data.streamo import ingest_streamo, write_ingested
+
+    split = split or params.ingest.split
+    result = ingest_streamo(annotations, params.ingest, split)
+    summary = write_ingested(result, out, split, video_root)
+    log.info("ingest: %s", summary)
+    return summary
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in [
         Step("synth", "render the synthetic video world with exact ground truth",
              "streampro synth", synth, "synth", None),
+        Step("ingest", "import Streamo raw annotations as items (the own-data entry)",
+             "streampro ingest", ingest, "ingest", None),
         Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
              "streampro slice", slice, "slice", None),
     ]

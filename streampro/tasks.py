@@ -31,6 +31,7 @@ class TaskSpec:
     tau_late: float
     needs_span: bool = False
     proactive: bool = False  # Proactive Agency: nothing after the anchor counts in RL matching
+    scoring: Literal["f1", "choice"] = "f1"  # StreamPro-F1, or multiple-choice accuracy (peer tasks)
 
     def window(self, start: float, end: float) -> tuple[float, float]:
         return (start - self.before, end + self.after)

@@ -1,0 +1,109 @@
+"""The ``openai`` judge: any OpenAI-compatible chat-completions endpoint (vLLM, a hosted API, ...).
+
+It asks for a JSON object ``{"explanation": str, "score": int}`` (0–5 for answers, 0/1 for rubric
+checkpoints), retries transient errors (connection failures, HTTP 429 and 5xx) with back-off, and
+fails with :class:`JudgeError` on a malformed answer. Every call is cached on disk under
+``cache_dir``, keyed by the endpoint's model and the full request, so re-scoring is free and
+reproducible. The API key, if the endpoint needs one, comes from the environment variable named by
+``api_key_env`` (a Kubernetes secret on the cluster), never from params.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from streampro.bench.judges import Judge
+from streampro.schema import Answer, Item, Rubric
+
+ANSWER_PROMPT = (
+    "You grade one response of a streaming video assistant against the reference answer. The assistant "
+    "answered while watching the video, so judge only whether the response gives the same information as "
+    "the reference: same objects, actions, states, numbers and times. Ignore wording and length.\n"
+    "Score 5: equivalent. 4: equivalent but for a minor detail. 3: mostly right, one wrong detail. "
+    "2: partly right. 1: barely related. 0: wrong or empty.\n"
+    'Reply with only a JSON object: {"explanation": "<one sentence>", "score": <integer 0-5>}.'
+)
+RUBRIC_PROMPT = (
+    "You check whether a streaming video assistant's whole sequence of responses meets one checkpoint of "
+    "a rubric. The responses are listed in time order with the second each was given.\n"
+    'Reply with only a JSON object: {"explanation": "<one sentence>", "score": 1 if it is met, else 0}.'
+)
+
+
+class JudgeError(RuntimeError):
+    pass
+
+
+class OpenAIJudge(Judge):
+    name = "openai"
+
+    def __init__(self, url: str, model: str, cache_dir: str = ".judge_cache", api_key_env: str = "OPENAI_API_KEY",
+                 retries: int = 4, timeout: float = 60.0, backoff: float = 1.0):
+        self.url = url.rstrip("/")
+        if not self.url.endswith("/chat/completions"):
+            self.url += "/chat/completions"
+        self.model, self.cache = model, Path(cache_dir)
+        self.api_key = os.environ.get(api_key_env)
+        self.retries, self.timeout, self.backoff = retries, timeout, backoff
+        self.calls = 0  # requests actually sent (cache misses)
+
+    def _post(self, payload: dict) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        body = json.dumps(payload).encode()
+        last = None
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                self.calls += 1
+                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                    return json.loads(reply.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429 and exc.code < 500:
+                    raise JudgeError(f"{self.url}: HTTP {exc.code}: {exc.read()[:300]!r}") from None
+                last = f"HTTP {exc.code}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2**attempt)
+        raise JudgeError(f"{self.url}: gave up after {self.retries + 1} attempts ({last})")
+
+    def ask(self, system: str, user: str, top: int) -> int:
+        payload = {"model": self.model, "temperature": 0, "response_format": {"type": "json_object"},
+                   "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        path = self.cache / key[:2] / f"{key}.json"
+        if path.exists():
+            return json.loads(path.read_text())["score"]
+        reply = self._post(payload)
+        try:
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise JudgeError(f"{self.url}: reply has no choices[0].message.content: {str(reply)[:300]}") from None
+        try:
+            parsed = json.loads(content)
+            score = parsed["score"]
+        except (json.JSONDecodeError, TypeError, KeyError):
+            raise JudgeError(f"{self.url}: the judge did not answer with a JSON object with a score: "
+                             f"{content[:300]!r}") from None
+        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= top:
+            raise JudgeError(f"{self.url}: score {score!r} is not an integer in 0..{top}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"score": score, "explanation": parsed.get("explanation", ""),
+                                    "model": self.model, "request": payload}))
+        return score
+
+    def score(self, item: Item, answer: Answer, text: str) -> int:
+        user = f"Question: {item.question}\nReference answer: {answer.text}\nResponse: {text}"
+        return self.ask(ANSWER_PROMPT, user, 5)
+
+    def check(self, item: Item, rubric: Rubric, responses: list[str]) -> bool:
+        listed = "\n".join(f"- {r}" for r in responses) or "(no responses)"
+        user = f"Question: {item.question}\nCheckpoint ({rubric.aspect}): {rubric.rubric}\nResponses:\n{listed}"
+        return self.ask(RUBRIC_PROMPT, user, 1) == 1
