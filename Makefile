@@ -16,7 +16,7 @@ setup:
 
 run: setup
 	dvc repro
-	@dvc metrics show 2>/dev/null || true
+	@echo; cat reports/report.md; echo "(also reports/report.html, dvc metrics show, dvc plots show)"
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)

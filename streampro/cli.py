@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from streampro import steps
+from streampro import cli_bench, steps
 from streampro.config import DEFAULT_PARAMS, ConfigError, load_params
 from streampro.schema import RecordError
 
@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--items", nargs="+", default=None,
                    help="item files (default: items/{sft,rl,bench}.jsonl beside the manifest)")
     p.add_argument("--out", required=True, help="output folder (local or gs://)")
+
+    cli_bench.add_parsers(sub, _common)
     return parser
 
 
@@ -126,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             from streampro.data.streamo import export_stream
 
             print(json.dumps({"records": export_stream(args.trajectories, args.manifest, args.out)}))
+        elif args.command in ("bench", "report"):
+            print(cli_bench.dumps(cli_bench.handle(args, params)))
         elif args.command == "slice":
             summary = steps.slice(params, args.manifest, args.out, items=args.items, beam_args=extra)
             print(json.dumps(summary))
-    except (ConfigError, RecordError, FileNotFoundError) as exc:
+    except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
         print(f"streampro {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

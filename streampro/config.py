@@ -102,6 +102,10 @@ class GRPOParams(_Section):
 class BenchParams(_Section):
     policies: list[str] = ["silent", "every-turn", "random", "oracle"]
     judge: Literal["rule", "openai"] = "rule"
+    judge_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://vllm:8000/v1")
+    judge_model: str | None = None
+    judge_cache: str = ".judge_cache"
+    judge_api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
 
 
 class Params(_Section):

@@ -58,6 +58,34 @@ def ingest(params: Params, annotations: str, out: str, split: str | None = None,
     return summary
 
 
+def bench(params: Params, trajectories: str, items: str, out: str, train_items: str | None = None,
+          policies: list[str] | None = None) -> dict:
+    """Run and score every policy (params.yaml bench.policies) on the bench split."""
+    from streampro.bench.evaluate import bench_all
+
+    return bench_all(params.bench, trajectories, items, train_items, out, policies, seed=params.seed)
+
+
+def report(params: Params, bench_dirs: list[str], out: str) -> dict:
+    """One table comparing every policy scored in ``bench_dirs`` (their ``*/metrics.json``)."""
+    import json
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from streampro import io
+    from streampro.bench.report import write_comparison
+
+    by_policy = {}
+    for folder in bench_dirs:
+        matches = FileSystems.match([io.join(folder, "*", "metrics.json")])[0].metadata_list
+        for path in sorted(m.path for m in matches):
+            policy = io.dirname(path).rstrip("/").rsplit("/", 1)[-1]
+            by_policy[policy] = json.loads(io.read_text(path))
+    if not by_policy:
+        raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
+    return write_comparison(out, by_policy)
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in [
@@ -67,5 +95,9 @@ STEPS: dict[str, Step] = {
              "streampro ingest", ingest, "ingest", None),
         Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
              "streampro slice", slice, "slice", None),
+        Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
+             "streampro bench all", bench, "bench", None),
+        Step("report", "one table comparing every policy scored",
+             "streampro report", report, "report", None),
     ]
 }

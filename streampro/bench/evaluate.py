@@ -1,0 +1,64 @@
+"""Benchmark entry points: run a policy over the bench trajectories, score predictions, and do both
+for every policy listed in params.yaml."""
+from __future__ import annotations
+
+import logging
+
+from streampro import io
+from streampro.bench.baselines import make_policy
+from streampro.bench.harness import run_policy
+from streampro.bench.judges import make_judge
+from streampro.bench.report import write_comparison, write_policy_report
+from streampro.bench.scoring import aggregate, read_predictions, response_offsets, score_all
+from streampro.config import BenchParams
+from streampro.data.parquet import read_trajectories
+from streampro.schema import Item
+
+log = logging.getLogger(__name__)
+
+
+def judge_from(params: BenchParams, name: str | None = None):
+    name = name or params.judge
+    if name == "openai":
+        if not (params.judge_url and params.judge_model):
+            raise ValueError("bench.judge_url and bench.judge_model must be set for the openai judge")
+        return make_judge("openai", url=params.judge_url, model=params.judge_model, cache_dir=params.judge_cache,
+                          api_key_env=params.judge_api_key_env)
+    return make_judge(name)
+
+
+def run(policy_name: str, trajectories: str, items: list[Item], train_items: list[Item], out: str,
+        seed: int = 0) -> int:
+    """Replay the trajectories to a policy and write ``out`` (predictions JSONL)."""
+    policy = make_policy(policy_name, items, train_items, seed=seed)
+    wanted = {i.item_id for i in items}
+    streams = [t for t in read_trajectories(trajectories) if t.item_id in wanted]
+    predictions = run_policy(policy, streams, total=len(streams))
+    return io.write_records(out, predictions)
+
+
+def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str = "predictions") -> dict:
+    """Score a predictions file (all or nothing) and write the policy's metrics and reports to ``out``."""
+    by_id = {i.item_id: i for i in items}
+    predictions = read_predictions(predictions_uri, by_id)
+    scores = score_all(items, predictions, judge)
+    metrics = aggregate(scores)
+    write_policy_report(out, policy, metrics, response_offsets(scores, by_id))
+    return metrics
+
+
+def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
+              policies: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
+    """For each policy: run it through the harness, score it; then one comparison table in ``out``."""
+    items = io.read_items(items_uri)
+    train_items = io.read_items(train_items_uri) if train_items_uri else []
+    judge = judge_from(params)
+    results = {}
+    for name in policies or params.policies:
+        folder = io.join(out, name.replace(":", "_").replace("/", "_"))
+        predictions = io.join(folder, "predictions.jsonl")
+        run(name, trajectories, items, train_items, predictions, seed=seed)
+        results[name] = score(items, predictions, folder, judge, policy=name)
+        log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
+    write_comparison(out, results)
+    return results

@@ -1,0 +1,113 @@
+"""Benchmark reports: ``metrics.json`` (flat keys for ``dvc metrics show``), a Markdown table, and a
+self-contained HTML page with plots (per-task F1; response time relative to the best timing) that the
+Kubeflow UI renders as an HTML artifact."""
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from streampro import io  # noqa: E402
+from streampro.tasks import DIMENSIONS  # noqa: E402
+
+COLUMNS = ("time", "acc", "precision", "recall", "f1")
+
+
+def tasks_of(metrics: dict) -> list[str]:
+    return sorted({k.rsplit("_", 1)[0] for k in metrics if k.endswith("_items") and k != "items"})
+
+
+def task_table(metrics: dict) -> str:
+    lines = ["| task | items | Time | Acc | Prec | Rec | F1 |", "|---|---|---|---|---|---|---|"]
+    for task in tasks_of(metrics):
+        if f"{task}_accuracy" in metrics:
+            lines.append(f"| {task} | {metrics[f'{task}_items']} | | {metrics[f'{task}_accuracy']:.1f} (accuracy) | | | |")
+            continue
+        cells = " | ".join(f"{metrics[f'{task}_{c}']:.1f}" for c in COLUMNS)
+        lines.append(f"| {task} | {metrics[f'{task}_items']} | {cells} |")
+    return "\n".join(lines)
+
+
+def summary_line(metrics: dict) -> str:
+    dims = ", ".join(f"{d} {metrics[f'{d}_f1']:.1f}" for d in DIMENSIONS if f"{d}_f1" in metrics)
+    if "overall_w_avg" not in metrics:
+        return f"{metrics['items']} items"
+    return (f"W-Avg **{metrics['overall_w_avg']:.1f}**, Avg {metrics['overall_avg']:.1f} ({dims}); "
+            f"{metrics['items']} items, {metrics['predictions']} responses")
+
+
+def _png(fig) -> str:
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _md_to_html_table(markdown: str) -> str:
+    rows = [r.strip("|").split("|") for r in markdown.splitlines() if not r.startswith("|---")]
+    head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _page(title: str, parts: list[str]) -> str:
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>" \
+           f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>\n"
+
+
+def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str, list[float]]) -> None:
+    """``metrics.json``, ``report.md`` and ``report.html`` for one policy's scores."""
+    io.write_text(io.join(out, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    table = task_table(metrics)
+    io.write_text(io.join(out, "report.md"), f"# StreamPro-Bench: {policy}\n\n{summary_line(metrics)}\n\n{table}\n")
+    tasks = [t for t in tasks_of(metrics) if f"{t}_f1" in metrics]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    axes[0].bar(tasks, [metrics[f"{t}_f1"] for t in tasks], color="#4c72b0")
+    axes[0].set(title="F1 per task", ylim=(0, 100), ylabel="F1 (0-100)")
+    data = [offsets.get(t, []) for t in tasks]
+    if any(data):
+        axes[1].boxplot([d or [float("nan")] for d in data], tick_labels=tasks)
+    axes[1].axhline(0, color="grey", lw=0.8)
+    axes[1].set(title="response time - best timing (s)", ylabel="seconds (negative = early)")
+    parts = [f"<p>{html.escape(summary_line(metrics)).replace('**', '')}</p>", _md_to_html_table(table),
+             f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
+    io.write_text(io.join(out, "report.html"), _page(f"StreamPro-Bench: {policy}", parts))
+
+
+def comparison_table(by_policy: dict[str, dict]) -> str:
+    tasks = sorted({t for m in by_policy.values() for t in tasks_of(m) if f"{t}_f1" in m})
+    head = ["policy", "W-Avg", "Avg", *DIMENSIONS, *tasks]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for policy, m in by_policy.items():
+        cells = [m.get("overall_w_avg"), m.get("overall_avg"), *[m.get(f"{d}_f1") for d in DIMENSIONS],
+                 *[m.get(f"{t}_f1") for t in tasks]]
+        lines.append(f"| {policy} | " + " | ".join("" if c is None else f"{c:.1f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
+    """One table comparing every scored policy: ``metrics.json`` ({policy: headline F1s}), ``report.md``,
+    ``report.html`` and ``per_task_f1.json`` (a row per task, a column per policy, for ``dvc plots``)."""
+    headline = {p: {k: v for k, v in m.items() if k.startswith("overall_") or k.endswith(("_f1", "_accuracy"))}
+                for p, m in by_policy.items()}
+    io.write_text(io.join(out, "metrics.json"), json.dumps(headline, indent=2, sort_keys=True) + "\n")
+    tasks = sorted({t for m in by_policy.values() for t in tasks_of(m) if f"{t}_f1" in m})
+    rows = [{"task": t, **{p: m.get(f"{t}_f1") for p, m in by_policy.items()}} for t in tasks]
+    io.write_text(io.join(out, "per_task_f1.json"), json.dumps(rows, indent=2) + "\n")
+    table = comparison_table(by_policy)
+    io.write_text(io.join(out, "report.md"), f"# StreamPro-Bench: all policies (F1, 0-100)\n\n{table}\n")
+    policies = list(by_policy)
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(policies)), 3.5))
+    ax.bar(policies, [by_policy[p].get("overall_w_avg", 0) for p in policies], color="#55a868")
+    ax.set(title="StreamPro-Bench W-Avg F1", ylim=(0, 100))
+    parts = [_md_to_html_table(table), f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
+    io.write_text(io.join(out, "report.html"), _page("StreamPro-Bench: all policies", parts))
+    return by_policy

@@ -1,0 +1,61 @@
+"""The streaming harness and baselines on the synthetic benchmark, and predictions-file checks."""
+import json
+
+import pytest
+
+from streampro import io, steps
+from streampro.bench.evaluate import bench_all, score
+from streampro.bench.judges import RuleJudge
+from streampro.config import BenchParams, load_params
+from streampro.data.slicing import run_slice
+from streampro.schema import RecordError
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def sliced(synth_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sliced")
+    run_slice(str(synth_world / "manifest.jsonl"), str(out), load_params(REPO / "params.yaml").slice)
+    return out
+
+
+@pytest.mark.slow
+def test_oracle_scores_100_and_silent_0_through_the_harness(synth_world, sliced, tmp_path):
+    results = bench_all(BenchParams(), str(sliced / "bench"), str(synth_world / "items" / "bench.jsonl"),
+                        str(synth_world / "items" / "sft.jsonl"), str(tmp_path), ["oracle", "silent", "every-turn"])
+    oracle, silent = results["oracle"], results["silent"]
+    tasks = ["EU", "OU", "AA", "TP", "TG", "GP", "RF"]
+    assert all(oracle[f"{t}_f1"] == 100 for t in tasks) and oracle["overall_w_avg"] == 100
+    assert all(silent[f"{t}_f1"] == 0 for t in tasks) and silent["overall_w_avg"] == 0
+    assert 0 < results["every-turn"]["overall_w_avg"] < 50
+    preds = io.read_text(str(tmp_path / "oracle" / "predictions.jsonl")).splitlines()
+    assert len(preds) == 14
+    for name in ("metrics.json", "report.md", "report.html"):
+        assert (tmp_path / name).exists() and (tmp_path / "oracle" / name).exists()
+    assert "data:image/png;base64," in (tmp_path / "oracle" / "report.html").read_text()
+    combined = steps.report(load_params(REPO / "params.yaml"), [str(tmp_path)], str(tmp_path / "report"))
+    assert set(combined) == {"oracle", "silent", "every-turn"}
+    table = json.loads((tmp_path / "report" / "per_task_f1.json").read_text())
+    assert {row["task"] for row in table} == set(tasks) and all(row["oracle"] == 100 for row in table)
+
+
+ITEM = {"item_id": "a", "video_id": "v", "split": "bench", "task": "OU", "dimension": "PU", "question": "q",
+        "query_time": 0, "answers": [{"text": "the square turned red", "time": 5}]}
+
+
+@pytest.mark.parametrize("bad, line, field", [
+    ([{"item_id": "a", "responses": []}, {"item_id": "zzz", "responses": []}], 2, "item_id"),
+    ([{"item_id": "a", "responses": [{"time": 4, "text": "x"}, {"time": 2, "text": "y"}]}], 1, "responses.1.time"),
+    ([{"item_id": "a", "responses": [{"time": -2, "text": "x"}]}], 1, "responses.0.time"),
+    ([{"item_id": "a", "responses": [{"text": "x"}]}], 1, "responses.0.time"),
+    ([{"responses": []}], 1, "item_id"),
+])
+def test_bad_predictions_are_rejected_naming_the_line(tmp_path, bad, line, field):
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps(ITEM) + "\n" + json.dumps({**ITEM, "item_id": "b"}) + "\n")
+    preds = tmp_path / "pred.jsonl"
+    preds.write_text("".join(json.dumps(p) + "\n" for p in bad))
+    with pytest.raises(RecordError) as info:
+        score(io.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge())
+    assert (info.value.line, info.value.field) == (line, field)
+    assert not (tmp_path / "out" / "metrics.json").exists()  # nothing scored from a half-read file

@@ -1,0 +1,92 @@
+"""The openai judge against a small OpenAI-compatible server on loopback.
+
+The server is a stand-in for the real endpoint (a vLLM or hosted chat-completions API) at the network
+boundary: it speaks the same wire format, so the judge's request, retries, parsing and cache are the
+real code paths.
+"""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from streampro.bench.judges import make_judge
+from streampro.bench.openai_judge import JudgeError
+from streampro.schema import Answer, Item, Rubric
+
+ITEM = Item(item_id="a", video_id="v", split="bench", task="OU", dimension="PU", question="When does it turn red?",
+            query_time=0, answers=[Answer(text="the square turned red", time=5)])
+
+
+class FakeEndpoint(BaseHTTPRequestHandler):
+    replies: list = []  # (status, content) consumed in order; the last one repeats
+    requests: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        status, content = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    FakeEndpoint.replies, FakeEndpoint.requests = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def _judge(url, tmp_path, monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY", "sk-test")
+    return make_judge("openai", url=url, model="judge-7b", cache_dir=str(tmp_path / "cache"),
+                      api_key_env="JUDGE_KEY", backoff=0.01)
+
+
+def test_scores_and_caches(endpoint, tmp_path, monkeypatch):
+    FakeEndpoint.replies = [(200, json.dumps({"explanation": "same colour change", "score": 4}))]
+    judge = _judge(endpoint, tmp_path, monkeypatch)
+    assert judge.score(ITEM, ITEM.answers[0], "it is red now") == 4
+    assert judge.score(ITEM, ITEM.answers[0], "it is red now") == 4  # from the cache
+    assert len(FakeEndpoint.requests) == 1
+    request = FakeEndpoint.requests[0]
+    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
+    assert request["body"]["model"] == "judge-7b" and "the square turned red" in request["body"]["messages"][1]["content"]
+    fresh = _judge(endpoint, tmp_path, monkeypatch)  # a new judge, same cache folder: still no call
+    assert fresh.score(ITEM, ITEM.answers[0], "it is red now") == 4 and len(FakeEndpoint.requests) == 1
+
+
+def test_retries_transient_errors(endpoint, tmp_path, monkeypatch):
+    FakeEndpoint.replies = [(503, "busy"), (429, "slow down"), (200, json.dumps({"explanation": "", "score": 1}))]
+    judge = _judge(endpoint, tmp_path, monkeypatch)
+    rubric = Rubric(rubric_id="r", aspect="coverage", rubric="Mentions red.")
+    assert judge.check(ITEM, rubric, ["red"]) is True
+    assert len(FakeEndpoint.requests) == 3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("I think it deserves a 4", "did not answer with a JSON object"),
+    (json.dumps({"explanation": "x", "score": 9}), "not an integer in 0..5"),
+    (json.dumps({"explanation": "x", "score": "4"}), "not an integer in 0..5"),
+])
+def test_malformed_answers_fail_clearly(endpoint, tmp_path, monkeypatch, content, message):
+    FakeEndpoint.replies = [(200, content)]
+    with pytest.raises(JudgeError, match=message):
+        _judge(endpoint, tmp_path, monkeypatch).score(ITEM, ITEM.answers[0], "red")
+    assert not list((tmp_path / "cache").rglob("*.json"))  # a bad answer is never cached
+
+
+def test_gives_up_after_retries(endpoint, tmp_path, monkeypatch):
+    FakeEndpoint.replies = [(500, "down")]
+    with pytest.raises(JudgeError, match="gave up after 5 attempts"):
+        _judge(endpoint, tmp_path, monkeypatch).score(ITEM, ITEM.answers[0], "red")
