@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             from streampro.data.streamo import export_stream
 
             print(json.dumps({"records": export_stream(args.trajectories, args.manifest, args.out)}))
-        elif args.command in ("bench", "report"):
+        elif args.command in ("bench", "report", "peers"):
             print(cli_bench.dumps(cli_bench.handle(args, params)))
         elif args.command == "slice":
             summary = steps.slice(params, args.manifest, args.out, items=args.items, beam_args=extra)

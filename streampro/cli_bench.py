@@ -48,6 +48,18 @@ def add_parsers(sub, common) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--policies", nargs="+", default=None, help="default: params.yaml bench.policies")
 
+    p = sub.add_parser("peers", help="import peer benchmark annotations (OVO-Bench FAR, StreamingBench)",
+                       description="Import a peer benchmark's annotation file as this project's bench items: "
+                       "OVO-Bench's Forward Active Responding tasks (REC, SSR, CRR; re-scored with StreamPro-F1) or "
+                       "StreamingBench's real-time questions (multiple choice, scored as accuracy). Writes "
+                       "OUT/manifest.jsonl, OUT/items/bench.jsonl, OUT/dead_letters.jsonl, OUT/summary.json. "
+                       "The mapping: docs/peers.md.")
+    common(p)
+    p.add_argument("--format", required=True, choices=["ovo-far", "streamingbench"])
+    p.add_argument("--annotations", required=True, help="ovo_bench_new.json or questions_real.json")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--video-root", default=None, help="folder the annotation's video paths are under")
+
     p = sub.add_parser("report", help="one table comparing every policy scored",
                        description="Collect BENCH_DIR/*/metrics.json from one or more bench outputs and write "
                        "OUT/metrics.json ({policy: metrics}), report.md, report.html and per_task_f1.json.")
@@ -59,6 +71,10 @@ def add_parsers(sub, common) -> None:
 def handle(args: argparse.Namespace, params: Params) -> object:
     from streampro.bench import evaluate
 
+    if args.command == "peers":
+        from streampro.bench.peers import import_peer, write_import
+
+        return write_import(import_peer(args.annotations, args.format), args.out, args.video_root)
     if args.command == "report":
         return {p: m.get("overall_w_avg") for p, m in steps.report(params, args.bench, args.out).items()}
     if args.bench_command == "all":

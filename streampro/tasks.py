@@ -50,7 +50,27 @@ SPB_TASKS: dict[str, TaskSpec] = {
     ]
 }
 
-_REGISTRY: dict[str, TaskSpec] = dict(SPB_TASKS)
+# Peer benchmarks' tasks (docs/peers.md). OVO-Bench Forward Active Responding is re-scored with
+# StreamPro-F1; StreamingBench's real-time questions are multiple choice, scored as accuracy.
+PEER_TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in [
+        TaskSpec("OVO_REC", "OVO-Bench repetition event count", None, "time", 3, 3, 4, 4),
+        TaskSpec("OVO_SSR", "OVO-Bench sequential steps recognition", None, "time", 3, 3, 4, 4),
+        TaskSpec("OVO_CRR", "OVO-Bench clues reveal responding", None, "time", 0, 5, 6, 6),
+        *[
+            TaskSpec(f"SB_{code}", f"StreamingBench {title}", None, "time", 0, 0, 1, 1, scoring="choice")
+            for code, title in [
+                ("OR", "Object Recognition"), ("ACR", "Action Recognition"), ("TRU", "Text-Rich Understanding"),
+                ("CS", "Clips Summarize"), ("ATR", "Attribute Recognition"), ("SU", "Spatial Understanding"),
+                ("CT", "Counting"), ("EVU", "Event Understanding"), ("CR", "Causal Reasoning"),
+                ("PR", "Prospective Reasoning"),
+            ]
+        ],
+    ]
+}
+
+_REGISTRY: dict[str, TaskSpec] = {**SPB_TASKS, **PEER_TASKS}
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:

@@ -74,6 +74,9 @@ def aggregate(scores: list[ItemScore]) -> dict[str, float]:
     if f1_items:
         metrics["overall_avg"] = round(100 * _mean(dims), 2) if dims else round(100 * _mean([s.f1 for s in f1_items]), 2)
         metrics["overall_w_avg"] = round(100 * _mean([s.f1 for s in f1_items]), 2)
+    choice = [s for s in scores if get_task(s.task).scoring == "choice"]
+    if choice:
+        metrics["choice_accuracy"] = round(100 * _mean([s.matches[0].s for s in choice]), 2)
     metrics["items"] = len(scores)
     metrics["predictions"] = sum(s.n_pred for s in scores)
     return metrics
