@@ -1,0 +1,79 @@
+"""SFT losses over the supervised (assistant) tokens: ``ce``, ``focal`` and ``cb_stream``.
+
+CB-Stream (the paper's Eq. 3–4). For each decision class k ∈ {``</Silence>``, ``</Response>``},
+n_k = its count among the supervised decision tokens of the batch the loss function sees (the
+micro-batch; with gradient accumulation each micro-batch is weighted on its own counts),
+E_k = (1 − β^{n_k}) / (1 − β) (the effective number; n_k as β → 1, 1 as β → 0),
+ŵ_k = (1/E_k) / Σ_j (1/E_j) · |S|. Decision tokens weigh ŵ of their class, every other supervised
+token λ_text, and L = (1/N) Σ_i w_i · (−log p_i) over the N supervised tokens.
+A class absent from the batch has no tokens to weigh: the sum and |S| run over the classes present,
+so a batch with only ``</Silence>`` gives it ŵ = 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    kind: str = "cb_stream"  # ce | focal | cb_stream
+    silence_id: int = -1
+    response_id: int = -1
+    beta: float = 0.9999
+    lambda_text: float = 2.0
+    gamma: float = 2.0
+
+
+def effective_number(n: int, beta: float) -> float:
+    if n <= 0:
+        return 0.0
+    return float(n) if beta >= 1.0 else (1.0 - beta**n) / (1.0 - beta)
+
+
+def cb_stream_class_weights(counts: list[int], beta: float) -> list[float]:
+    """ŵ_k for each class count (0 for an absent class)."""
+    inverse = [1.0 / effective_number(n, beta) if n > 0 else 0.0 for n in counts]
+    present = sum(1 for n in counts if n > 0)
+    total = sum(inverse)
+    return [w / total * present if total else 0.0 for w in inverse]
+
+
+def shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token view: the logits that predict each supervised label, flattened."""
+    logits = logits[:, :-1, :].reshape(-1, logits.size(-1))
+    labels = labels[:, 1:].reshape(-1)
+    keep = labels != IGNORE
+    return logits[keep].float(), labels[keep]
+
+
+def stream_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """The configured loss over the supervised tokens of a batch (``labels`` = −100 elsewhere)."""
+    logits, targets = shifted(logits, labels)
+    if targets.numel() == 0:
+        return logits.sum() * 0.0
+    nll = F.cross_entropy(logits, targets, reduction="none")
+    if cfg.kind == "ce":
+        return nll.mean()
+    is_sil, is_resp = targets == cfg.silence_id, targets == cfg.response_id
+    counts = [int(is_sil.sum()), int(is_resp.sum())]
+    if cfg.kind == "cb_stream":
+        w_sil, w_resp = cb_stream_class_weights(counts, cfg.beta)
+        weights = torch.full_like(nll, cfg.lambda_text)
+        weights[is_sil], weights[is_resp] = w_sil, w_resp
+        return (weights * nll).mean()
+    if cfg.kind == "focal":
+        # Focal loss on decision tokens (γ, per-batch inverse-frequency α_k = N_dec / (K · n_k),
+        # K the classes present), plain CE on every other supervised token.
+        n_dec, present = sum(counts), sum(1 for n in counts if n)
+        alpha = [n_dec / (present * n) if n else 0.0 for n in counts]
+        p = torch.exp(-nll)
+        loss = nll.clone()
+        for mask, a in ((is_sil, alpha[0]), (is_resp, alpha[1])):
+            loss[mask] = a * (1 - p[mask]) ** cfg.gamma * nll[mask]
+        return loss.mean()
+    raise ValueError(f"unknown loss {cfg.kind!r} (ce | focal | cb_stream)")
