@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from streampro import cli_bench, steps
+from streampro import cli_bench, cli_model, steps
 from streampro.config import DEFAULT_PARAMS, ConfigError, load_params
 from streampro.schema import RecordError
 
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (local or gs://)")
 
     cli_bench.add_parsers(sub, _common)
+    cli_model.add_parsers(sub, _common)
     return parser
 
 
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             from streampro.data.streamo import export_stream
 
             print(json.dumps({"records": export_stream(args.trajectories, args.manifest, args.out)}))
+        elif args.command in ("sft", "stream"):
+            result = cli_model.handle(args, params)
+            if args.command == "sft":
+                print(json.dumps(result))
         elif args.command in ("bench", "report", "peers"):
             print(cli_bench.dumps(cli_bench.handle(args, params)))
         elif args.command == "slice":

@@ -70,6 +70,7 @@ class IngestParams(_Section):
 class ModelParams(_Section):
     name_or_path: str = Field("tiny", description="'tiny' builds a small Qwen2.5-VL from a config")
     window_turns: int = Field(30, ge=1, description="sliding window of the last N turns")
+    max_new_tokens: int = Field(24, ge=1, description="longest output of one turn")
 
 
 class SFTParams(_Section):
@@ -80,6 +81,8 @@ class SFTParams(_Section):
     learning_rate: float = Field(1e-3, gt=0)
     max_steps: int = Field(300, ge=1)
     batch_size: int = Field(4, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    logging_steps: int = Field(10, ge=1)
     save_steps: int = Field(100, ge=1)
 
 

@@ -63,7 +63,21 @@ def bench(params: Params, trajectories: str, items: str, out: str, train_items: 
     """Run and score every policy (params.yaml bench.policies) on the bench split."""
     from streampro.bench.evaluate import bench_all
 
-    return bench_all(params.bench, trajectories, items, train_items, out, policies, seed=params.seed)
+    return bench_all(params.bench, trajectories, items, train_items, out, policies, seed=params.seed,
+                     model_options=model_options(params))
+
+
+def model_options(params: Params) -> dict:
+    """How a trained model plays a stream in the benchmark (greedy, the configured window)."""
+    return {"window_turns": params.model.window_turns, "max_new_tokens": params.model.max_new_tokens}
+
+
+def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+        plots: str | None = None, max_steps: int | None = None) -> dict:
+    """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
+    from streampro.train.sft import train_sft
+
+    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps)
 
 
 def report(params: Params, bench_dirs: list[str], out: str) -> dict:
@@ -95,6 +109,8 @@ STEPS: dict[str, Step] = {
              "streampro ingest", ingest, "ingest", None),
         Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
              "streampro slice", slice, "slice", None),
+        Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
+             "streampro sft", sft, "sft", None),
         Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
              "streampro bench all", bench, "bench", None),
         Step("report", "one table comparing every policy scored",

@@ -7,16 +7,13 @@ from streampro import io, steps
 from streampro.bench.evaluate import bench_all, score
 from streampro.bench.judges import RuleJudge
 from streampro.config import BenchParams, load_params
-from streampro.data.slicing import run_slice
 from streampro.schema import RecordError
 from tests.conftest import REPO
 
 
-@pytest.fixture(scope="module")
-def sliced(synth_world, tmp_path_factory):
-    out = tmp_path_factory.mktemp("sliced")
-    run_slice(str(synth_world / "manifest.jsonl"), str(out), load_params(REPO / "params.yaml").slice)
-    return out
+@pytest.fixture
+def sliced(sliced_world):
+    return sliced_world
 
 
 @pytest.mark.slow

@@ -97,8 +97,18 @@ class OraclePolicy(Policy):
 BASELINES = ("silent", "every-turn", "random", "oracle")
 
 
-def make_policy(name: str, items: list[Item], train_items: list[Item], seed: int = 0) -> Policy:
-    """A policy by name: a baseline, or ``model:PATH`` for a trained streaming model."""
+def make_policy(name: str, items: list[Item], train_items: list[Item], seed: int = 0,
+                model_options: dict | None = None) -> Policy:
+    """A policy by name: a baseline, ``model:PATH`` for a trained streaming model, or ``offline:PATH`` for
+    any transformers VLM under the offline ("Wait") protocol."""
+    if name.startswith("model:"):
+        from streampro.model.stream import StreamingModel
+
+        return StreamingModel.from_pretrained(name.split(":", 1)[1], seed=seed, **(model_options or {}))
+    if name.startswith("offline:"):
+        from streampro.model.offline import OfflinePolicy
+
+        return OfflinePolicy.from_pretrained(name.split(":", 1)[1], **(model_options or {}))
     if name == "silent":
         return SilentPolicy()
     if name == "every-turn":

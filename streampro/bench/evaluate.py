@@ -17,6 +17,14 @@ from streampro.schema import Item
 log = logging.getLogger(__name__)
 
 
+def policy_folder(name: str) -> str:
+    """``model:data/models/sft`` → ``model-sft``: one folder per policy under the bench output."""
+    if ":" in name:
+        kind, path = name.split(":", 1)
+        return f"{kind}-{path.rstrip('/').rsplit('/', 1)[-1]}"
+    return name
+
+
 def judge_from(params: BenchParams, name: str | None = None):
     name = name or params.judge
     if name == "openai":
@@ -28,9 +36,9 @@ def judge_from(params: BenchParams, name: str | None = None):
 
 
 def run(policy_name: str, trajectories: str, items: list[Item], train_items: list[Item], out: str,
-        seed: int = 0) -> int:
+        seed: int = 0, model_options: dict | None = None) -> int:
     """Replay the trajectories to a policy and write ``out`` (predictions JSONL)."""
-    policy = make_policy(policy_name, items, train_items, seed=seed)
+    policy = make_policy(policy_name, items, train_items, seed=seed, model_options=model_options)
     wanted = {i.item_id for i in items}
     streams = [t for t in read_trajectories(trajectories) if t.item_id in wanted]
     predictions = run_policy(policy, streams, total=len(streams))
@@ -48,16 +56,16 @@ def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str 
 
 
 def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
-              policies: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
+              policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None) -> dict[str, dict]:
     """For each policy: run it through the harness, score it; then one comparison table in ``out``."""
     items = io.read_items(items_uri)
     train_items = io.read_items(train_items_uri) if train_items_uri else []
     judge = judge_from(params)
     results = {}
     for name in policies or params.policies:
-        folder = io.join(out, name.replace(":", "_").replace("/", "_"))
+        folder = io.join(out, policy_folder(name))
         predictions = io.join(folder, "predictions.jsonl")
-        run(name, trajectories, items, train_items, predictions, seed=seed)
+        run(name, trajectories, items, train_items, predictions, seed=seed, model_options=model_options)
         results[name] = score(items, predictions, folder, judge, policy=name)
         log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
     write_comparison(out, results)

@@ -1,0 +1,193 @@
+"""Stage one: SFT of a streaming video model with TRL's SFTTrainer and the CB-Stream loss.
+
+Each training sample is one trajectory (or a window of ``model.window_turns`` turns of it) in the
+streaming chat format; only the assistant tokens are supervised. The loss is ``sft.loss`` (ce |
+focal | cb_stream, ``streampro/train/losses.py``). Checkpoints are written every ``sft.save_steps``
+under ``OUT/checkpoints`` and a re-run resumes from the last one when the run's settings are the
+same (a fingerprint of params and data is kept beside them). On a held-out batch the probability of
+``</Response>`` at the turns where it is due, and elsewhere, is logged while training
+(TensorBoard under ``OUT/checkpoints/runs`` and, for ``dvc plots``, a JSON log).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+
+import torch
+from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
+from streampro import io
+from streampro.config import Params
+from streampro.data.parquet import read_trajectories, trajectory_files
+from streampro.model.format import StreamFormat
+from streampro.model.tiny import build_tiny_model
+from streampro.schema import Trajectory
+from streampro.timing import turn_label
+from streampro.train.losses import LossConfig, stream_loss
+
+log = logging.getLogger(__name__)
+
+
+def windows(trajectory: Trajectory, size: int) -> list[list[tuple[str, str, str, bytes]]]:
+    """The trajectory as ``(label, question, target, jpeg)`` turns, cut into windows of ``size`` turns;
+    a window after the question's turn repeats the question in its first turn."""
+    turns = [(turn_label(t.index, trajectory.fps), t.user_text, t.target, t.frame) for t in trajectory.turns]
+    question = next((t.user_text for t in trajectory.turns if t.user_text), "")
+    asked_at = next((t.index for t in trajectory.turns if t.user_text), 0)
+    chunks = []
+    for start in range(0, len(turns), size):
+        chunk = list(turns[start:start + size])
+        if start > asked_at and question:
+            label, _, target, frame = chunk[0]
+            chunk[0] = (label, question, target, frame)
+        chunks.append(chunk)
+    return chunks
+
+
+class StreamCollator:
+    def __init__(self, fmt: StreamFormat):
+        self.fmt = fmt
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        return self.fmt.encode([[(t["label"], t["question"], t["target"], t["frame"]) for t in row["turns"]]
+                                for row in rows])
+
+
+def as_rows(chunk: list[tuple[str, str, str, bytes]]) -> dict:
+    """A window as a dataset row (frames stay JPEG bytes until the collator)."""
+    return {"turns": [{"label": lab, "question": q, "target": tgt, "frame": f} for lab, q, tgt, f in chunk]}
+
+
+def load_model(path: str, dtype=None):
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype or torch.float32)
+    return model, AutoProcessor.from_pretrained(path)
+
+
+@torch.no_grad()
+def decision_probabilities(model, fmt: StreamFormat, batch: dict) -> dict[str, float]:
+    """Mean P(``</Response>``) at the decision positions where it is due, and where ``</Silence>`` is."""
+    was_training = model.training
+    model.eval()
+    inputs = {k: v.to(model.device) for k, v in batch.items() if k != "labels"}
+    probs = torch.softmax(model(**inputs).logits.float(), dim=-1)[..., fmt.response_id]
+    model.train(was_training)
+    right, elsewhere = [], []
+    for row, positions in enumerate(fmt.decision_positions(batch["labels"])):
+        for pos in positions:
+            p = float(probs[row, pos - 1])  # the logits before a token predict it
+            (right if int(batch["labels"][row, pos]) == fmt.response_id else elsewhere).append(p)
+    mean = lambda v: sum(v) / len(v) if v else 0.0  # noqa: E731
+    return {"p_response_right": round(mean(right), 4), "p_response_elsewhere": round(mean(elsewhere), 4)}
+
+
+class DecisionProbe(TrainerCallback):
+    """Logs the decision probabilities on a held-out batch at every logging step."""
+
+    def __init__(self, fmt: StreamFormat, batch: dict, log_path: str | None):
+        self.fmt, self.batch, self.log_path, self.rows = fmt, batch, log_path, []
+        self.trainer = None
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        if model is None or logs is None or "loss" not in logs:
+            return
+        probe = decision_probabilities(model, self.fmt, self.batch)
+        logs.update(probe)
+        self.rows.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5), **probe})
+        if self.log_path:
+            io.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
+
+
+class StreamSFTTrainer(SFTTrainer):
+    """SFTTrainer whose loss is the configured streaming loss over the supervised tokens."""
+
+    def __init__(self, *args, loss_config: LossConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_config = loss_config
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = stream_loss(outputs.logits, labels, self.loss_config)
+        return (loss, outputs) if return_outputs else loss
+
+
+def base_model_path(params: Params, out: str) -> str:
+    if params.model.name_or_path != "tiny":
+        return params.model.name_or_path
+    path = os.path.join(out, "base")
+    if not os.path.exists(os.path.join(path, "config.json")):
+        build_tiny_model(path, frame_size=params.slice.frame_size, seed=params.seed)
+    return path
+
+
+def fingerprint(params: Params, trajectories: str) -> str:
+    files = [(os.path.basename(p), os.path.getsize(p)) for p in trajectory_files(trajectories) if not io.is_remote(p)]
+    # How long to train and how often to save or log may change between a run and its resumption.
+    settings = params.sft.model_dump(exclude={"max_steps", "save_steps", "logging_steps"})
+    blob = json.dumps([settings, params.model.model_dump(), params.seed, files], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+              log_path: str | None = None, max_steps: int | None = None) -> dict:
+    """Train, save the model and processor to ``out``, and return a summary."""
+    cfg = params.sft
+    streams = list(read_trajectories(trajectories))
+    if not streams:
+        raise FileNotFoundError(f"no trajectories under {trajectories}")
+    held = list(read_trajectories(eval_trajectories)) if eval_trajectories else streams[-cfg.batch_size:]
+    samples = [as_rows(w) for t in streams for w in windows(t, params.model.window_turns)]
+    ckpt_dir = os.path.join(out, "checkpoints")
+    stamp = os.path.join(ckpt_dir, "FINGERPRINT")
+    fp = fingerprint(params, trajectories)
+    if os.path.exists(ckpt_dir) and (not os.path.exists(stamp) or open(stamp).read() != fp):
+        log.info("sft: settings changed since the checkpoints in %s were written; starting afresh", ckpt_dir)
+        shutil.rmtree(ckpt_dir)
+    os.makedirs(ckpt_dir, exist_ok=True)
+    with open(stamp, "w") as f:
+        f.write(fp)
+
+    from datasets import Dataset
+
+    model, processor = load_model(base_model_path(params, out))
+    fmt = StreamFormat(processor)
+    collator = StreamCollator(fmt)
+    probe_batch = collator([as_rows(windows(t, params.model.window_turns)[0]) for t in held[: cfg.batch_size]])
+    has_tb = _has_tensorboard()
+    args = SFTConfig(
+        output_dir=ckpt_dir, max_steps=max_steps or cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=min(20, (max_steps or cfg.max_steps) // 10),
+        weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
+        report_to=["tensorboard"] if has_tb else [], seed=params.seed,
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
+        gradient_checkpointing=False, bf16=torch.cuda.is_available(),
+    )
+    loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
+    probe = DecisionProbe(fmt, probe_batch, log_path)
+    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(samples), data_collator=collator,
+                               processing_class=processor, loss_config=loss_config, callbacks=[probe])
+    last = get_last_checkpoint(ckpt_dir)
+    if last:
+        log.info("sft: resuming from %s", last)
+    result = trainer.train(resume_from_checkpoint=last)
+    trainer.model.save_pretrained(out)
+    processor.save_pretrained(out)
+    summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
+               "train_loss": round(result.training_loss, 5), "samples": len(samples),
+               **decision_probabilities(trainer.model, fmt, probe_batch)}
+    io.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _has_tensorboard() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""The streaming format over the real Qwen2.5-VL processor, and KV-cached streaming inference."""
+import pytest
+import torch
+from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+from streampro import protocol
+from streampro.data.parquet import read_trajectories
+from streampro.model.format import IGNORE, StreamFormat
+from streampro.model.stream import StreamingModel
+from streampro.policy import Stream, TurnInput
+from streampro.train.sft import as_rows, windows, StreamCollator
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model):
+    return Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_model), AutoProcessor.from_pretrained(tiny_model)
+
+
+def test_special_tokens_and_config(loaded):
+    model, processor = loaded
+    tok = processor.tokenizer
+    for token in (protocol.SILENCE, protocol.RESPONSE, "<|image_pad|>", "<|im_end|>"):
+        assert len(tok(token, add_special_tokens=False)["input_ids"]) == 1
+    rope = model.config.text_config.rope_parameters
+    head_dim = model.config.text_config.hidden_size // model.config.text_config.num_attention_heads
+    assert sum(rope["mrope_section"]) == head_dim // 2
+
+
+def test_only_assistant_tokens_are_supervised(loaded, sliced_world):
+    model, processor = loaded
+    fmt = StreamFormat(processor)
+    traj = next(iter(read_trajectories(str(sliced_world / "bench"))))
+    batch = StreamCollator(fmt)([as_rows(windows(traj, 30)[0])])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    n_turns = len(traj.turns)
+    # one image block per turn, 4 placeholder tokens per 56x56 frame, matching the image grid
+    image_id = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert int((ids == image_id).sum()) == n_turns * 4 == int(batch["image_grid_thw"].prod(-1).sum()) // 4
+    positions = fmt.decision_positions(batch["labels"])[0]
+    assert len(positions) == n_turns
+    decisions = [int(labels[p]) for p in positions]
+    expected = [fmt.response_id if t.target.startswith(protocol.RESPONSE) else fmt.silence_id for t in traj.turns]
+    assert decisions == expected
+    supervised = processor.tokenizer.decode(ids[labels != IGNORE])
+    assert supervised == "".join(t.target + "<|im_end|>" for t in traj.turns)
+    out = model(**{k: v for k, v in batch.items() if k != "labels"})
+    assert out.logits.shape[1] == ids.shape[0]
+
+
+@pytest.mark.parametrize("window", [30, 5])
+def test_kv_cache_gives_the_same_decisions_as_recomputing(loaded, sliced_world, window):
+    model, processor = loaded
+    traj = next(iter(read_trajectories(str(sliced_world / "bench"))))
+    runs = {}
+    for use_cache in (True, False):
+        policy = StreamingModel(model, processor, window_turns=window, use_cache=use_cache, max_new_tokens=3)
+        policy.reset(Stream(traj.item_id, traj.video_id, traj.task, traj.fps, len(traj.turns)))
+        outputs = [policy.act(TurnInput(t.index, t.start, t.end, t.frame, t.user_text)) for t in traj.turns]
+        runs[use_cache] = (outputs, torch.stack(policy.decision_logits), policy.tokens_encoded, len(policy.turns))
+    (cached, cached_logits, cached_cost, kept), (fresh, fresh_logits, fresh_cost, _) = runs[True], runs[False]
+    assert cached == fresh
+    assert torch.allclose(cached_logits, fresh_logits, atol=1e-4)
+    assert kept == min(window, len(traj.turns))  # the window slid
+    assert cached_cost < fresh_cost / 3
