@@ -111,6 +111,28 @@ class BenchParams(_Section):
     judge_api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
 
 
+class GPUPool(_Section):
+    """Where the GPU steps (sft, grpo) run on the cluster: static at pipeline compile time."""
+
+    resource: str = "nvidia.com/gpu"
+    count: int = Field(1, ge=1)
+    accelerator_label: str = "cloud.google.com/gke-accelerator"
+    accelerator: str = "nvidia-h100-80gb"
+    pool_label: str = "cloud.google.com/gke-nodepool"
+    pool: str = "gpu-pool"
+    toleration_key: str = "nvidia.com/gpu"
+
+
+class OrchestrationParams(_Section):
+    """Container images and cluster settings for the Kubeflow pipeline (no secrets here)."""
+
+    cpu_image: str = "us-docker.pkg.dev/my-project/streampro/cpu:0.1.0"
+    gpu_image: str = "us-docker.pkg.dev/my-project/streampro/gpu:0.1.0"
+    gpu: GPUPool = GPUPool()
+    judge_secret: str = Field("streampro-judge", description="Kubernetes secret holding the judge's API key")
+    judge_secret_key: str = "api-key"
+
+
 class Params(_Section):
     seed: int = 0
     synth: SynthParams = SynthParams()
@@ -120,6 +142,7 @@ class Params(_Section):
     sft: SFTParams = SFTParams()
     grpo: GRPOParams = GRPOParams()
     bench: BenchParams = BenchParams()
+    orchestration: OrchestrationParams = OrchestrationParams()
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

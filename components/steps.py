@@ -1,0 +1,94 @@
+"""The step components. Imports live inside the functions: KFP ships each function's source alone."""
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
+
+from components.images import CPU_IMAGE, GPU_IMAGE
+
+
+@dsl.component(base_image=CPU_IMAGE)
+def synth(params: dict, world: Output[Dataset]):
+    """Render the synthetic video world (videos, manifest, items per split)."""
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.synth(params_from_dict(params, "pipeline params"), world.path)
+    world.metadata.update({"videos": summary["videos"], **{f"items_{k}": v for k, v in summary["items"].items()}})
+
+
+@dsl.component(base_image=CPU_IMAGE)
+def ingest(params: dict, annotations_uri: str, video_root: str, world: Output[Dataset]):
+    """Streamo raw annotations → manifest and items (own data instead of the synthetic world)."""
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.ingest(params_from_dict(params, "pipeline params"), annotations_uri, world.path,
+                           video_root=video_root or None)
+    world.metadata.update(summary)
+
+
+@dsl.component(base_image=CPU_IMAGE)
+def slice_videos(params: dict, world: Input[Dataset], trajectories: Output[Dataset], beam_args: list = []):
+    """Decode videos into labelled trajectories with Apache Beam (DirectRunner here; pass Dataflow options
+    in beam_args to fan out)."""
+    import os
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.slice(params_from_dict(params, "pipeline params"), os.path.join(world.path, "manifest.jsonl"),
+                          trajectories.path, beam_args=list(beam_args))
+    trajectories.metadata.update({k: v for k, v in summary.items() if isinstance(v, (int, float, bool))})
+
+
+@dsl.component(base_image=GPU_IMAGE)
+def sft(params: dict, trajectories: Input[Dataset], model: Output[Model], metrics: Output[Metrics]):
+    """SFT with the CB-Stream loss (TRL SFTTrainer)."""
+    import os
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.sft(params_from_dict(params, "pipeline params"), os.path.join(trajectories.path, "sft"),
+                        model.path, eval_trajectories=os.path.join(trajectories.path, "rl"))
+    for key in ("global_step", "train_loss", "p_response_right", "p_response_elsewhere"):
+        metrics.log_metric(key, summary[key])
+    model.metadata.update({"loss": summary["loss"], "global_step": summary["global_step"]})
+
+
+@dsl.component(base_image=GPU_IMAGE)
+def bench(params: dict, trajectories: Input[Dataset], world: Input[Dataset], policies: list, results: Output[Dataset],
+          metrics: Output[Metrics], model: Input[Model] = None):
+    """Run and score policies on the bench split; ``model`` is played as ``model:PATH`` when given."""
+    import os
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    names = [f"model:{model.path}" if p == "model" else p for p in policies]
+    scored = steps.bench(params_from_dict(params, "pipeline params"), os.path.join(trajectories.path, "bench"),
+                         os.path.join(world.path, "items", "bench.jsonl"), results.path,
+                         train_items=os.path.join(world.path, "items", "sft.jsonl"), policies=names)
+    for name, m in scored.items():
+        label = "model" if name.startswith("model:") else name
+        for key in ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1"):
+            if key in m:
+                metrics.log_metric(f"{label}.{key}", m[key])
+
+
+@dsl.component(base_image=CPU_IMAGE)
+def report(params: dict, baselines: Input[Dataset], sft_bench: Input[Dataset], metrics: Output[Metrics],
+           html: Output[HTML], markdown: Output[Markdown], table: Output[Dataset]):
+    """One table comparing every policy scored, as Metrics, HTML and Markdown the Kubeflow UI renders."""
+    import os
+    import shutil
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    combined = steps.report(params_from_dict(params, "pipeline params"), [baselines.path, sft_bench.path], table.path)
+    for policy, m in combined.items():
+        for key in ("overall_w_avg", "overall_avg"):
+            if key in m:
+                metrics.log_metric(f"{policy}.{key}", m[key])
+    shutil.copy(os.path.join(table.path, "report.html"), html.path)
+    shutil.copy(os.path.join(table.path, "report.md"), markdown.path)

@@ -1,0 +1,51 @@
+"""The whole StreamPro DAG as a Kubeflow (KFP v2) pipeline:
+
+    synth → slice → sft → bench (baselines, SFT model) → report
+
+The one pipeline parameter ``params`` defaults to params.yaml (the same settings ``dvc repro``
+uses); override any of it per run. GPU steps (sft, and bench, which plays the model) request
+``orchestration.gpu`` and land on its node pool through kfp-kubernetes node selectors and
+tolerations, fixed at compile time. Deterministic steps are cached.
+
+    kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml
+    kfp run submit -e streampro -f pipelines/full.yaml --endpoint https://HOST   # or: streampro submit --host URL
+"""
+from kfp import dsl, kubernetes
+from kfp.dsl import Metrics
+
+from components import bench, report, sft, slice_videos, synth
+from components.images import PARAMS
+
+DEFAULT_PARAMS = PARAMS.model_dump(mode="json", exclude_none=True)  # KFP parameters cannot hold null
+GPU = PARAMS.orchestration.gpu
+
+
+def on_gpu(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    task.set_accelerator_type(GPU.resource).set_accelerator_limit(GPU.count)
+    kubernetes.add_node_selector(task, label_key=GPU.accelerator_label, label_value=GPU.accelerator)
+    kubernetes.add_node_selector(task, label_key=GPU.pool_label, label_value=GPU.pool)
+    kubernetes.add_toleration(task, key=GPU.toleration_key, operator="Exists", effect="NoSchedule")
+    return task
+
+
+@dsl.pipeline(name="streampro-full", description="StreamPro: synthetic world → trajectories → SFT → StreamPro-Bench")
+def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
+    world = synth(params=params).set_display_name("synth").set_caching_options(True)
+    sliced = slice_videos(params=params, world=world.outputs["world"]).set_display_name("slice")
+    sliced.set_caching_options(True)
+    model = on_gpu(sft(params=params, trajectories=sliced.outputs["trajectories"]).set_display_name("sft"))
+    model.set_caching_options(False)
+    baselines = bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                      policies=PARAMS.bench.policies).set_display_name("bench-baselines").set_caching_options(True)
+    scored = on_gpu(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                          policies=["model"], model=model.outputs["model"]).set_display_name("bench-sft"))
+    scored.set_caching_options(True)
+    final = report(params=params, baselines=baselines.outputs["results"], sft_bench=scored.outputs["results"])
+    final.set_display_name("report").set_caching_options(True)
+    return final.outputs["metrics"]
+
+
+if __name__ == "__main__":
+    from kfp import compiler
+
+    compiler.Compiler().compile(streampro_full, __file__.replace(".py", ".yaml"))

@@ -1,0 +1,108 @@
+"""The Kubeflow pipeline: compiled IR checked against params.yaml, and a whole local run (kfp.local)."""
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from streampro.config import load_params
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO))  # components/ and pipelines/ are top-level folders of the repo
+
+from pipelines.full import DEFAULT_PARAMS, streampro_full  # noqa: E402
+
+PARAMS = load_params(REPO / "params.yaml")
+GPU_STEPS = {"sft", "bench-2"}
+
+
+@pytest.fixture(scope="module")
+def ir(tmp_path_factory):
+    from kfp import compiler
+
+    path = tmp_path_factory.mktemp("ir") / "full.yaml"
+    compiler.Compiler().compile(streampro_full, str(path))
+    docs = list(yaml.safe_load_all(path.read_text()))
+    return {"pipeline": docs[0], "platform": docs[1] if len(docs) > 1 else {}, "text": path.read_text()}
+
+
+def test_every_step_in_order(ir):
+    tasks = ir["pipeline"]["root"]["dag"]["tasks"]
+    assert set(tasks) == {"synth", "slice-videos", "sft", "bench", "bench-2", "report"}
+    deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
+    assert deps["slice-videos"] == {"synth"} and deps["sft"] == {"slice-videos"}
+    assert deps["bench-2"] == {"sft", "slice-videos", "synth"} and deps["report"] == {"bench", "bench-2"}
+
+
+def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
+    tasks = ir["pipeline"]["root"]["dag"]["tasks"]
+    executors = ir["pipeline"]["deploymentSpec"]["executors"]
+    platform = ir["platform"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    gpu = PARAMS.orchestration.gpu
+    for name, task in tasks.items():
+        executor = task["componentRef"]["name"].replace("comp-", "exec-")
+        resources = executors[executor]["container"].get("resources", {})
+        if name in GPU_STEPS:
+            assert resources["accelerator"]["resourceType"] == gpu.resource
+            assert int(resources["accelerator"]["resourceCount"]) == gpu.count
+            assert platform[executor]["nodeSelector"]["labels"] == {gpu.accelerator_label: gpu.accelerator,
+                                                                    gpu.pool_label: gpu.pool}
+            assert platform[executor]["tolerations"][0]["key"] == gpu.toleration_key
+        else:
+            assert "accelerator" not in resources and executor not in platform
+        # the bench component runs in the GPU image (it plays models), on CPU nodes for the baselines
+        image = PARAMS.orchestration.gpu_image if name in GPU_STEPS | {"bench"} else PARAMS.orchestration.cpu_image
+        assert executors[executor]["container"]["image"] == image
+
+
+def test_caching_on_for_deterministic_steps_only(ir):
+    tasks = ir["pipeline"]["root"]["dag"]["tasks"]
+    caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
+    assert caching == {"synth": True, "slice-videos": True, "sft": False, "bench": True, "bench-2": True, "report": True}
+
+
+def test_parameter_defaults_are_params_yaml(ir):
+    spec = ir["pipeline"]["root"]["inputDefinitions"]["parameters"]["params"]
+    assert spec["parameterType"] == "STRUCT"
+    default = spec["defaultValue"]
+    assert load_params.__module__  # the defaults parse back into the same typed params
+    from streampro.config import params_from_dict
+
+    assert params_from_dict(default) == PARAMS
+
+
+def test_committed_yaml_is_not_stale(ir):
+    def documents(text):  # the IR itself; KFP's header comment lists the defaults in no fixed order
+        docs = list(yaml.safe_load_all(text))
+        docs[0].pop("sdkVersion", None)
+        return docs
+
+    committed = (REPO / "pipelines" / "full.yaml").read_text()
+    assert documents(committed) == documents(ir["text"]), \
+        "pipelines/full.yaml is stale: run `kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml`"
+
+
+@pytest.mark.slow
+def test_whole_pipeline_runs_locally(tmp_path):
+    from kfp import local
+
+    params = copy.deepcopy(DEFAULT_PARAMS)
+    params["synth"]["videos"] = {"sft": 7, "rl": 2, "bench": 7}
+    params["sft"].update({"max_steps": 4, "batch_size": 2, "logging_steps": 2, "save_steps": 100})
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    metrics = streampro_full(params=params).output
+    assert metrics.metadata["oracle.overall_w_avg"] == 100
+    assert metrics.metadata["silent.overall_w_avg"] == 0
+    assert "model-model.overall_w_avg" in metrics.metadata
+    report = next(tmp_path.glob("streampro-full-*/report/markdown"))
+    assert "| oracle | 100.0 |" in report.read_text()
+
+
+def test_compiles_with_the_kfp_cli(tmp_path):
+    out = tmp_path / "full.yaml"
+    kfp_cli = str(__import__("pathlib").Path(sys.executable).parent / "kfp")
+    subprocess.run([kfp_cli, "dsl", "compile", "--py", str(REPO / "pipelines" / "full.py"),
+                    "--output", str(out)], check=True, capture_output=True, cwd=REPO,
+                   env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert out.exists()
