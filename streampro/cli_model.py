@@ -25,6 +25,21 @@ def add_parsers(sub, common) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="override sft.max_steps")
 
     p = sub.add_parser(
+        "grpo", help="GRPO of the SFT model with multi-grained rewards over whole streams (TRL GRPOTrainer)",
+        description="From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, "
+        "temperature grpo.temperature), reward each episode with R = w_fmt*R_fmt + w_turn*R_turn + w_traj*R_traj "
+        "(grpo.reward_weights; R_turn with the universal tolerance grpo.tau; R_traj from the items' rubrics graded by "
+        "bench.judge), and update the policy with TRL's GRPOTrainer; only the policy's own tokens carry loss. Each "
+        "reward component is logged per step. Saves the model to OUT; resumes from OUT/checkpoints.",
+    )
+    common(p)
+    p.add_argument("--model", required=True, help="the SFT model folder")
+    p.add_argument("--trajectories", required=True, help="rl trajectories (a split folder of Parquet shards)")
+    p.add_argument("--out", required=True, help="output folder for the model")
+    p.add_argument("--plots", default=None, help="JSON log of the reward components per step (dvc plots)")
+    p.add_argument("--max-steps", type=int, default=None, help="override grpo.max_steps")
+
+    p = sub.add_parser(
         "stream", help="watch a video with a streaming model and print its responses as it plays",
         description="Decode VIDEO at slice.sample_fps, feed it turn by turn to the model (KV cache, sliding window "
         "of model.window_turns), ask QUESTION at --query-time, and print every response with its time.",
@@ -41,6 +56,8 @@ def add_parsers(sub, common) -> None:
 def handle(args: argparse.Namespace, params: Params) -> object:
     if args.command == "sft":
         return steps.sft(params, args.trajectories, args.out, args.eval_trajectories, args.plots, args.max_steps)
+    if args.command == "grpo":
+        return steps.grpo(params, args.model, args.trajectories, args.out, args.plots, args.max_steps)
     return stream_video(params, args)
 
 

@@ -99,6 +99,7 @@ class GRPOParams(_Section):
     beta: float = Field(0.0, ge=0)
     learning_rate: float = Field(1e-4, gt=0)
     max_steps: int = Field(20, ge=1)
+    save_steps: int = Field(10, ge=1)
     reward_weights: RewardWeights = RewardWeights()
 
 

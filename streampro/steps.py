@@ -100,6 +100,14 @@ def report(params: Params, bench_dirs: list[str], out: str) -> dict:
     return write_comparison(out, by_policy)
 
 
+def grpo(params: Params, model: str, trajectories: str, out: str, plots: str | None = None,
+         max_steps: int | None = None) -> dict:
+    """GRPO of the SFT model over whole streams with the multi-grained rewards (TRL GRPOTrainer)."""
+    from streampro.train.grpo import train_grpo
+
+    return train_grpo(params, model, trajectories, out, plots, max_steps)
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in [
@@ -111,6 +119,8 @@ STEPS: dict[str, Step] = {
              "streampro slice", slice, "slice", None),
         Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
              "streampro sft", sft, "sft", None),
+        Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
+             "streampro grpo", grpo, "grpo", None),
         Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
              "streampro bench all", bench, "bench", None),
         Step("report", "one table comparing every policy scored",

@@ -29,6 +29,7 @@ class _Turn:
     pixel_values: torch.Tensor | None = None
     grid: torch.Tensor | None = None
     extra: list[int] = field(default_factory=list)  # generated tokens fed after the turn's input
+    n_pending: int = 0  # leading tokens that close the previous turn (its last token, end of turn)
 
     def __len__(self) -> int:
         return len(self.ids) + len(self.extra)
@@ -103,11 +104,13 @@ class StreamingModel(Policy):
         close = self.processor.tokenizer(self.fmt.close_suffix, add_special_tokens=False)["input_ids"]
         last = generated[-1]
         self.pending = close if last == self.fmt.end_id else [last, *close]
+        self.last_generated = generated
         text_ids = [t for t in generated if t != self.fmt.end_id]
         return self.processor.tokenizer.decode(text_ids, skip_special_tokens=False).strip()
 
     def _encode_turn(self, frame: bytes, label: str, question: str) -> _Turn:
         enc = self.processor(text=[self.fmt.user_text(label, question)], images=[jpeg_image(frame)], return_tensors="pt")
+        n_pending = len(self.pending)
         ids = self.pending + enc["input_ids"][0].tolist()
         mm = [0] * len(self.pending) + enc["mm_token_type_ids"][0].tolist()
         pos, _ = self.model.model.get_rope_index(
@@ -115,7 +118,7 @@ class StreamingModel(Policy):
         pos = pos[:, 0, :] + self.next_pos
         self.next_pos = int(pos.max()) + 1
         self.pending = []
-        return _Turn(ids, pos, mm, enc["pixel_values"], enc["image_grid_thw"])
+        return _Turn(ids, pos, mm, enc["pixel_values"], enc["image_grid_thw"], n_pending=n_pending)
 
     def _append(self, record: _Turn, token: int) -> None:
         record.extra.append(token)

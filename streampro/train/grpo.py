@@ -1,0 +1,137 @@
+"""Stage two: GRPO over whole streams with multi-grained rewards, on TRL's GRPOTrainer.
+
+TRL 1.16 has no notion of frames injected between turns (../shared/notes/trl-grpo-streaming.md), so a
+thin subclass does the rollouts: ``_generate`` plays each stream G times with the policy's KV cache
+(``streampro/train/rollout.py``) and returns TRL's 8-tuple, with a mask that trains only the
+policy's own tokens and with every frame of the episode as its images. Setting ``self.tools`` to a
+no-op tool switches on the branch of ``_generate_and_score_completions`` that rebuilds vision inputs
+over prompt *and* completion; this relies on TRL internals, hence the pinned version.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import GRPOConfig, GRPOTrainer
+
+from streampro import io
+from streampro.bench.evaluate import judge_from
+from streampro.config import Params
+from streampro.data.parquet import read_trajectories
+from streampro.data.trajectory import item_of
+from streampro.model.stream import StreamingModel
+from streampro.schema import Trajectory
+from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
+from streampro.train.rollout import play_episode
+
+log = logging.getLogger(__name__)
+
+
+def _frames_between_turns() -> None:
+    """No-op tool: its presence makes TRL rebuild vision inputs over the whole episode."""
+
+
+class StreamGRPOTrainer(GRPOTrainer):
+    def __init__(self, *args, streams: dict[str, Trajectory], max_new_tokens: int = 24, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.streams, self.max_new_tokens = streams, max_new_tokens
+        self.tools = [_frames_between_turns]  # see the module docstring (TRL 1.16 internals)
+        self._standalone_tools = [_frames_between_turns]
+        self.last_batch: dict = {}  # the latest rollout batch, for logs and tests
+
+    def _generate_and_score_completions(self, inputs):
+        self._batch_inputs = inputs
+        output = super()._generate_and_score_completions(inputs)
+        self.last_batch.update({"advantages": output["advantages"].detach().cpu(),
+                                "tool_mask": output.get("tool_mask"), "completion_mask": output["completion_mask"]})
+        return output
+
+    def _generate(self, prompts: list):
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        policy = StreamingModel(model, self.processing_class, window_turns=10**6, do_sample=True,
+                                temperature=self.temperature, max_new_tokens=self.max_new_tokens,
+                                seed=int(self.state.global_step) * 7919 + 17)
+        episodes = [play_episode(policy, self.streams[row["item_id"]]) for row in self._batch_inputs]
+        model.train(was_training)
+        self.last_batch = {"episodes": episodes, "item_ids": [row["item_id"] for row in self._batch_inputs]}
+        completions = [[{"role": "assistant", "content": "\n".join(e.turn_outputs)}] for e in episodes]
+        lengths = torch.tensor([float(sum(e.mask)) for e in episodes])
+        mode = "train" if self.model.training else "eval"
+        self._metrics[mode]["completions/mean_length"].append(lengths.mean().item())
+        extra = {"turn_outputs": [e.turn_outputs for e in episodes]}
+        return ([e.prompt_ids for e in episodes], [e.completion_ids for e in episodes], [e.mask for e in episodes],
+                completions, None, extra, [e.images for e in episodes], [e.images[1:] for e in episodes])
+
+
+class RewardLog(TrainerCallback):
+    """Writes each step's reward components (TRL's ``rewards/<name>/mean``) to a JSON file for dvc plots."""
+
+    def __init__(self, path: str | None):
+        self.path, self.rows = path, []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "reward" not in logs:
+            return
+        row = {"step": state.global_step, "reward": round(float(logs["reward"]), 4)}
+        for name in ("fmt", "turn", "traj"):
+            if f"rewards/{name}/mean" in logs:
+                row[name] = round(float(logs[f"rewards/{name}/mean"]), 4)
+        self.rows.append(row)
+        if self.path:
+            io.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
+
+
+def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
+               max_steps: int | None = None) -> dict:
+    """GRPO from the SFT model at ``model_path`` on the rl trajectories; saves the model to ``out``."""
+    from datasets import Dataset
+
+    cfg = params.grpo
+    streams = {t.item_id: t for t in read_trajectories(trajectories)}
+    if not streams:
+        raise FileNotFoundError(f"no trajectories under {trajectories}")
+    items = {i: item_of(t) for i, t in streams.items()}
+    judge = judge_from(params.bench)
+    ckpt_dir = os.path.join(out, "checkpoints")
+    stamp = os.path.join(ckpt_dir, "FINGERPRINT")
+    fp = hashlib.sha256(json.dumps([cfg.model_dump(exclude={"max_steps"}), model_path, sorted(streams), params.seed],
+                                   sort_keys=True).encode()).hexdigest()[:16]
+    if os.path.exists(ckpt_dir) and (not os.path.exists(stamp) or open(stamp).read() != fp):
+        shutil.rmtree(ckpt_dir)
+    os.makedirs(ckpt_dir, exist_ok=True)
+    with open(stamp, "w") as f:
+        f.write(fp)
+    steps = max_steps or cfg.max_steps
+    args = GRPOConfig(
+        output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations,
+        num_generations=cfg.num_generations, temperature=cfg.temperature, learning_rate=cfg.learning_rate,
+        beta=cfg.beta, reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
+        logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed, use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available(), report_to=["tensorboard"], max_completion_length=100_000,
+        mask_truncated_completions=False, remove_unused_columns=False, gradient_checkpointing=False,
+        model_init_kwargs={"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32},
+    )
+    rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
+    from transformers import AutoProcessor
+
+    rewards = [FormatReward(items), TurnReward(items, judge, tau=cfg.tau), TrajectoryReward(items, judge)]
+    reward_log = RewardLog(log_path)
+    trainer = StreamGRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
+                                processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,
+                                max_new_tokens=params.model.max_new_tokens, callbacks=[reward_log])
+    last = get_last_checkpoint(ckpt_dir)
+    trainer.train(resume_from_checkpoint=last)
+    trainer.model.save_pretrained(out)
+    trainer.processing_class.save_pretrained(out)
+    history = reward_log.rows
+    summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": cfg.num_generations,
+               "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
+    io.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
+    return summary
