@@ -56,6 +56,24 @@ def sft(params: dict, trajectories: Input[Dataset], model: Output[Model], metric
 
 
 @dsl.component(base_image=GPU_IMAGE)
+def grpo(params: dict, sft_model: Input[Model], trajectories: Input[Dataset], model: Output[Model],
+         metrics: Output[Metrics]):
+    """GRPO with the multi-grained rewards over whole streams (TRL GRPOTrainer)."""
+    import os
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.grpo(params_from_dict(params, "pipeline params"), sft_model.path,
+                         os.path.join(trajectories.path, "rl"), model.path)
+    metrics.log_metric("global_step", summary["global_step"])
+    for when in ("first", "last"):
+        for key, value in (summary.get(f"rewards_{when}") or {}).items():
+            if key != "step":
+                metrics.log_metric(f"reward_{key}_{when}", value)
+
+
+@dsl.component(base_image=GPU_IMAGE)
 def bench(params: dict, trajectories: Input[Dataset], world: Input[Dataset], policies: list, results: Output[Dataset],
           metrics: Output[Metrics], model: Input[Model] = None):
     """Run and score policies on the bench split; ``model`` is played as ``model:PATH`` when given."""
@@ -64,7 +82,7 @@ def bench(params: dict, trajectories: Input[Dataset], world: Input[Dataset], pol
     from streampro import steps
     from streampro.config import params_from_dict
 
-    names = [f"model:{model.path}" if p == "model" else p for p in policies]
+    names = [f"model:{model.path}" if p == "model" else p for p in policies]  # folder: model-<artifact name>
     scored = steps.bench(params_from_dict(params, "pipeline params"), os.path.join(trajectories.path, "bench"),
                          os.path.join(world.path, "items", "bench.jsonl"), results.path,
                          train_items=os.path.join(world.path, "items", "sft.jsonl"), policies=names)
@@ -76,8 +94,8 @@ def bench(params: dict, trajectories: Input[Dataset], world: Input[Dataset], pol
 
 
 @dsl.component(base_image=CPU_IMAGE)
-def report(params: dict, baselines: Input[Dataset], sft_bench: Input[Dataset], metrics: Output[Metrics],
-           html: Output[HTML], markdown: Output[Markdown], table: Output[Dataset]):
+def report(params: dict, baselines: Input[Dataset], sft_bench: Input[Dataset], grpo_bench: Input[Dataset],
+           metrics: Output[Metrics], html: Output[HTML], markdown: Output[Markdown], table: Output[Dataset]):
     """One table comparing every policy scored, as Metrics, HTML and Markdown the Kubeflow UI renders."""
     import os
     import shutil
@@ -85,7 +103,8 @@ def report(params: dict, baselines: Input[Dataset], sft_bench: Input[Dataset], m
     from streampro import steps
     from streampro.config import params_from_dict
 
-    combined = steps.report(params_from_dict(params, "pipeline params"), [baselines.path, sft_bench.path], table.path)
+    combined = steps.report(params_from_dict(params, "pipeline params"),
+                            [baselines.path, sft_bench.path, grpo_bench.path], table.path)
     for policy, m in combined.items():
         for key in ("overall_w_avg", "overall_avg"):
             if key in m:

@@ -1,9 +1,9 @@
 """The whole StreamPro DAG as a Kubeflow (KFP v2) pipeline:
 
-    synth → slice → sft → bench (baselines, SFT model) → report
+    synth → slice → sft → grpo → bench (baselines, SFT model, GRPO model) → report
 
 The one pipeline parameter ``params`` defaults to params.yaml (the same settings ``dvc repro``
-uses); override any of it per run. GPU steps (sft, and bench, which plays the model) request
+uses); override any of it per run. GPU steps (sft, grpo, and the benches that play a model) request
 ``orchestration.gpu`` and land on its node pool through kfp-kubernetes node selectors and
 tolerations, fixed at compile time. Deterministic steps are cached.
 
@@ -13,7 +13,7 @@ tolerations, fixed at compile time. Deterministic steps are cached.
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics
 
-from components import bench, report, sft, slice_videos, synth
+from components import bench, grpo, report, sft, slice_videos, synth
 from components.images import PARAMS
 
 DEFAULT_PARAMS = PARAMS.model_dump(mode="json", exclude_none=True)  # KFP parameters cannot hold null
@@ -28,19 +28,26 @@ def on_gpu(task: dsl.PipelineTask) -> dsl.PipelineTask:
     return task
 
 
-@dsl.pipeline(name="streampro-full", description="StreamPro: synthetic world → trajectories → SFT → StreamPro-Bench")
+@dsl.pipeline(name="streampro-full",
+              description="StreamPro: synthetic world → trajectories → SFT → GRPO → StreamPro-Bench")
 def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
     world = synth(params=params).set_display_name("synth").set_caching_options(True)
     sliced = slice_videos(params=params, world=world.outputs["world"]).set_display_name("slice")
     sliced.set_caching_options(True)
     model = on_gpu(sft(params=params, trajectories=sliced.outputs["trajectories"]).set_display_name("sft"))
     model.set_caching_options(False)
+    tuned = on_gpu(grpo(params=params, sft_model=model.outputs["model"], trajectories=sliced.outputs["trajectories"]))
+    tuned.set_display_name("grpo").set_caching_options(False)
     baselines = bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
                       policies=PARAMS.bench.policies).set_display_name("bench-baselines").set_caching_options(True)
     scored = on_gpu(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
                           policies=["model"], model=model.outputs["model"]).set_display_name("bench-sft"))
     scored.set_caching_options(True)
-    final = report(params=params, baselines=baselines.outputs["results"], sft_bench=scored.outputs["results"])
+    scored_grpo = on_gpu(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                               policies=["model"], model=tuned.outputs["model"]).set_display_name("bench-grpo"))
+    scored_grpo.set_caching_options(True)
+    final = report(params=params, baselines=baselines.outputs["results"], sft_bench=scored.outputs["results"],
+                   grpo_bench=scored_grpo.outputs["results"])
     final.set_display_name("report").set_caching_options(True)
     return final.outputs["metrics"]
 

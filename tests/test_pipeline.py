@@ -14,7 +14,7 @@ sys.path.insert(0, str(REPO))  # components/ and pipelines/ are top-level folder
 from pipelines.full import DEFAULT_PARAMS, streampro_full  # noqa: E402
 
 PARAMS = load_params(REPO / "params.yaml")
-GPU_STEPS = {"sft", "bench-2"}
+GPU_STEPS = {"sft", "grpo", "bench-2", "bench-3"}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,12 @@ def ir(tmp_path_factory):
 
 def test_every_step_in_order(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
-    assert set(tasks) == {"synth", "slice-videos", "sft", "bench", "bench-2", "report"}
+    assert set(tasks) == {"synth", "slice-videos", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
     deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
     assert deps["slice-videos"] == {"synth"} and deps["sft"] == {"slice-videos"}
-    assert deps["bench-2"] == {"sft", "slice-videos", "synth"} and deps["report"] == {"bench", "bench-2"}
+    assert deps["grpo"] == {"sft", "slice-videos"}
+    assert deps["bench-2"] == {"sft", "slice-videos", "synth"} and deps["bench-3"] == {"grpo", "slice-videos", "synth"}
+    assert deps["report"] == {"bench", "bench-2", "bench-3"}
 
 
 def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
@@ -59,7 +61,8 @@ def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
 def test_caching_on_for_deterministic_steps_only(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
     caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
-    assert caching == {"synth": True, "slice-videos": True, "sft": False, "bench": True, "bench-2": True, "report": True}
+    assert caching == {"synth": True, "slice-videos": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
+                       "bench-3": True, "report": True}
 
 
 def test_parameter_defaults_are_params_yaml(ir):
@@ -90,6 +93,8 @@ def test_whole_pipeline_runs_locally(tmp_path):
     params = copy.deepcopy(DEFAULT_PARAMS)
     params["synth"]["videos"] = {"sft": 7, "rl": 2, "bench": 7}
     params["sft"].update({"max_steps": 4, "batch_size": 2, "logging_steps": 2, "save_steps": 100})
+    params["grpo"].update({"max_steps": 1, "num_generations": 2})
+    params["model"]["max_new_tokens"] = 8
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
     metrics = streampro_full(params=params).output
     assert metrics.metadata["oracle.overall_w_avg"] == 100

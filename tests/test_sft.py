@@ -75,3 +75,8 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, sliced_world):
     assert summary["resumed_from"].endswith(f"checkpoint-{killed_at}")
     state = json.loads((out / "checkpoints" / "checkpoint-15" / "trainer_state.json").read_text())
     assert state["global_step"] == 15 and state["max_steps"] == 15
+    # the resumed run went on from the checkpoint's weights, not from scratch
+    assert _batch_loss(out, sliced_world / "sft", "cb_stream") < 0.8 * _batch_loss(out / "base", sliced_world / "sft",
+                                                                                   "cb_stream")
+    rerun = subprocess.run(cmd, capture_output=True, text=True, check=True)  # nothing left to do: same model
+    assert json.loads(rerun.stdout.strip().splitlines()[-1])["global_step"] == 15

@@ -27,6 +27,7 @@ from streampro.data.parquet import read_trajectories
 from streampro.data.trajectory import item_of
 from streampro.model.stream import StreamingModel
 from streampro.schema import Trajectory
+from streampro.train.checkpoints import PretrainedResumeMixin, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
 
@@ -37,7 +38,7 @@ def _frames_between_turns() -> None:
     """No-op tool: its presence makes TRL rebuild vision inputs over the whole episode."""
 
 
-class StreamGRPOTrainer(GRPOTrainer):
+class StreamGRPOTrainer(PretrainedResumeMixin, GRPOTrainer):
     def __init__(self, *args, streams: dict[str, Trajectory], max_new_tokens: int = 24, **kwargs):
         super().__init__(*args, **kwargs)
         self.streams, self.max_new_tokens = streams, max_new_tokens
@@ -88,10 +89,11 @@ class RewardLog(TrainerCallback):
             io.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
 
 
-def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
-               max_steps: int | None = None) -> dict:
-    """GRPO from the SFT model at ``model_path`` on the rl trajectories; saves the model to ``out``."""
+def build_trainer(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
+                  max_steps: int | None = None) -> StreamGRPOTrainer:
+    """The configured trainer (checkpoints under ``out/checkpoints``, reset when the settings changed)."""
     from datasets import Dataset
+    from transformers import AutoProcessor
 
     cfg = params.grpo
     streams = {t.item_id: t for t in read_trajectories(trajectories)}
@@ -119,19 +121,30 @@ def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log
         model_init_kwargs={"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32},
     )
     rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
-    from transformers import AutoProcessor
-
     rewards = [FormatReward(items), TurnReward(items, judge, tau=cfg.tau), TrajectoryReward(items, judge)]
     reward_log = RewardLog(log_path)
     trainer = StreamGRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,
                                 max_new_tokens=params.model.max_new_tokens, callbacks=[reward_log])
+    trainer.reward_log = reward_log
+    return trainer
+
+
+def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
+               max_steps: int | None = None) -> dict:
+    """GRPO from the SFT model at ``model_path`` on the rl trajectories; saves the model to ``out``."""
+    trainer = build_trainer(params, model_path, trajectories, out, log_path, max_steps)
+    ckpt_dir = trainer.args.output_dir
     last = get_last_checkpoint(ckpt_dir)
-    trainer.train(resume_from_checkpoint=last)
+    train_or_finish(trainer, last)
     trainer.model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
-    history = reward_log.rows
-    summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": cfg.num_generations,
+    history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
+                **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
+               for e in trainer.state.log_history if "reward" in e]
+    if log_path:
+        io.write_text(log_path, json.dumps(history, indent=1) + "\n")
+    summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
     io.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary

@@ -28,6 +28,7 @@ from streampro.model.format import StreamFormat
 from streampro.model.tiny import build_tiny_model
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
+from streampro.train.checkpoints import PretrainedResumeMixin, train_or_finish
 from streampro.train.losses import LossConfig, stream_loss
 
 log = logging.getLogger(__name__)
@@ -97,12 +98,14 @@ class DecisionProbe(TrainerCallback):
             return
         probe = decision_probabilities(model, self.fmt, self.batch)
         logs.update(probe)
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
         self.rows.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5), **probe})
         if self.log_path:
             io.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
 
 
-class StreamSFTTrainer(SFTTrainer):
+class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
     """SFTTrainer whose loss is the configured streaming loss over the supervised tokens."""
 
     def __init__(self, *args, loss_config: LossConfig, **kwargs):
@@ -175,11 +178,16 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
     last = get_last_checkpoint(ckpt_dir)
     if last:
         log.info("sft: resuming from %s", last)
-    result = trainer.train(resume_from_checkpoint=last)
+    result = train_or_finish(trainer, last)
+    if log_path:  # from the log history, which a resumed run restores from its checkpoint
+        rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "p_response_right": e["p_response_right"],
+                 "p_response_elsewhere": e["p_response_elsewhere"]}
+                for e in trainer.state.log_history if "p_response_right" in e and "loss" in e]
+        io.write_text(log_path, json.dumps(rows, indent=1) + "\n")
     trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
-               "train_loss": round(result.training_loss, 5), "samples": len(samples),
+               "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
                **decision_probabilities(trainer.model, fmt, probe_batch)}
     io.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,0 +1,42 @@
+"""Resuming a Trainer's weights from its own checkpoint.
+
+transformers 5 saves Qwen2.5-VL checkpoints with its legacy key names (``visual.*``, ``model.layers.*``)
+and maps them back in ``from_pretrained``; ``Trainer._load_from_checkpoint`` loads the raw file and,
+finding none of the model's keys, leaves the weights as they were. Loading through
+``from_pretrained`` restores them; the optimizer, scheduler and RNG states still come from Trainer.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+
+class PretrainedResumeMixin:
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=next(target.parameters()).dtype)
+        missing, unexpected = target.load_state_dict(loaded.state_dict(), strict=False)
+        tied = set(getattr(target, "_tied_weights_keys", None) or {})
+        if unexpected or set(missing) - set(tied) - {"lm_head.weight"}:
+            raise RuntimeError(f"checkpoint {resume_from_checkpoint} does not fit the model: missing {missing[:5]}, "
+                               f"unexpected {unexpected[:5]}")
+
+
+def finished_steps(checkpoint: str | None) -> int:
+    """The global step a checkpoint was written at (0 for none)."""
+    if not checkpoint:
+        return 0
+    with open(os.path.join(checkpoint, "trainer_state.json")) as f:
+        return int(json.load(f)["global_step"])
+
+
+def train_or_finish(trainer, checkpoint: str | None):
+    """``trainer.train`` resuming from ``checkpoint``; when that checkpoint already reached ``max_steps``
+    its weights are the result (Trainer would otherwise take one step more)."""
+    if checkpoint and finished_steps(checkpoint) >= trainer.args.max_steps:
+        trainer._load_from_checkpoint(checkpoint)
+        trainer.state.global_step = finished_steps(checkpoint)
+        with open(os.path.join(checkpoint, "trainer_state.json")) as f:
+            trainer.state.log_history = json.load(f)["log_history"]
+        return None
+    return trainer.train(resume_from_checkpoint=checkpoint)
