@@ -28,6 +28,14 @@ def on_gpu(task: dsl.PipelineTask) -> dsl.PipelineTask:
     return task
 
 
+def with_judge_key(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """The openai judge's API key from a Kubernetes secret (only when params.yaml selects that judge)."""
+    if PARAMS.bench.judge == "openai":
+        kubernetes.use_secret_as_env(task, secret_name=PARAMS.orchestration.judge_secret,
+                                     secret_key_to_env={PARAMS.orchestration.judge_secret_key: PARAMS.bench.judge_api_key_env})
+    return task
+
+
 @dsl.pipeline(name="streampro-full",
               description="StreamPro: synthetic world → trajectories → SFT → GRPO → StreamPro-Bench")
 def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
@@ -36,15 +44,16 @@ def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
     sliced.set_caching_options(True)
     model = on_gpu(sft(params=params, trajectories=sliced.outputs["trajectories"]).set_display_name("sft"))
     model.set_caching_options(False)
-    tuned = on_gpu(grpo(params=params, sft_model=model.outputs["model"], trajectories=sliced.outputs["trajectories"]))
+    tuned = on_gpu(with_judge_key(grpo(params=params, sft_model=model.outputs["model"],
+                                       trajectories=sliced.outputs["trajectories"])))
     tuned.set_display_name("grpo").set_caching_options(False)
-    baselines = bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
-                      policies=PARAMS.bench.policies).set_display_name("bench-baselines").set_caching_options(True)
-    scored = on_gpu(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
-                          policies=["model"], model=model.outputs["model"]).set_display_name("bench-sft"))
+    baselines = with_judge_key(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                      policies=PARAMS.bench.policies)).set_display_name("bench-baselines").set_caching_options(True)
+    scored = on_gpu(with_judge_key(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                          policies=["model"], model=model.outputs["model"])).set_display_name("bench-sft"))
     scored.set_caching_options(True)
-    scored_grpo = on_gpu(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
-                               policies=["model"], model=tuned.outputs["model"]).set_display_name("bench-grpo"))
+    scored_grpo = on_gpu(with_judge_key(bench(params=params, trajectories=sliced.outputs["trajectories"], world=world.outputs["world"],
+                               policies=["model"], model=tuned.outputs["model"])).set_display_name("bench-grpo"))
     scored_grpo.set_caching_options(True)
     final = report(params=params, baselines=baselines.outputs["results"], sft_bench=scored.outputs["results"],
                    grpo_bench=scored_grpo.outputs["results"])

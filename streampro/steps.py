@@ -112,18 +112,18 @@ STEPS: dict[str, Step] = {
     step.name: step
     for step in [
         Step("synth", "render the synthetic video world with exact ground truth",
-             "streampro synth", synth, "synth", None),
+             "streampro synth", synth, "synth", "components.steps.synth"),
         Step("ingest", "import Streamo raw annotations as items (the own-data entry)",
-             "streampro ingest", ingest, "ingest", None),
+             "streampro ingest", ingest, "ingest", "components.steps.ingest"),
         Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
-             "streampro slice", slice, "slice", None),
+             "streampro slice", slice, "slice", "components.steps.slice_videos"),
         Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
-             "streampro sft", sft, "sft", None),
+             "streampro sft", sft, "sft", "components.steps.sft"),
         Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
-             "streampro grpo", grpo, "grpo", None),
+             "streampro grpo", grpo, "grpo", "components.steps.grpo"),
         Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
-             "streampro bench all", bench, "bench", None),
+             "streampro bench all", bench, "bench", "components.steps.bench"),
         Step("report", "one table comparing every policy scored",
-             "streampro report", report, "report", None),
+             "streampro report", report, "report", "components.steps.report"),
     ]
 }
