@@ -12,14 +12,10 @@ import json
 import logging
 import tempfile
 import time
-from pathlib import Path
 
-from streampro.config import SliceParams, SplitSizes, SynthParams
-from streampro.data.parquet import read_trajectories
-from streampro.data.slicing import run_slice
+from _streams import model_and_streams
+
 from streampro.model.stream import StreamingModel
-from streampro.model.tiny import build_tiny_model
-from streampro.synth.world import synthesize
 from streampro.train.rollout import play_episode
 
 
@@ -43,12 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or build_tiny_model(str(Path(tmp) / "tiny"))
-        world = Path(tmp) / "world"
-        synthesize(str(world), SynthParams(videos=SplitSizes(sft=0, rl=args.episodes, bench=0), min_duration=args.turns,
-                                           max_duration=args.turns), seed=0, workers=1)
-        run_slice(str(world / "manifest.jsonl"), str(Path(tmp) / "sliced"), SliceParams())
-        streams = list(read_trajectories(str(Path(tmp) / "sliced" / "rl")))
+        model, streams = model_and_streams(tmp, args.model, args.episodes, args.turns)
         rollouts(model, streams[:1], True, args.max_new_tokens)  # warm-up
         cached = rollouts(model, streams, True, args.max_new_tokens)
         uncached = rollouts(model, streams, False, args.max_new_tokens)

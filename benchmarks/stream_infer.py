@@ -12,15 +12,11 @@ import json
 import logging
 import tempfile
 import time
-from pathlib import Path
 
-from streampro.config import SliceParams, SplitSizes, SynthParams
-from streampro.data.parquet import read_trajectories
-from streampro.data.slicing import run_slice
+from _streams import model_and_streams
+
 from streampro.model.stream import StreamingModel
-from streampro.model.tiny import build_tiny_model
 from streampro.policy import Stream, TurnInput
-from streampro.synth.world import synthesize
 
 
 def play(model_path: str, trajectory, use_cache: bool, window: int, max_new_tokens: int) -> dict:
@@ -43,12 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or build_tiny_model(str(Path(tmp) / "tiny"))
-        world = Path(tmp) / "world"
-        synthesize(str(world), SynthParams(videos=SplitSizes(sft=0, rl=0, bench=1), min_duration=args.turns,
-                                           max_duration=args.turns, tasks=["EU"]), seed=0, workers=1)
-        run_slice(str(world / "manifest.jsonl"), str(Path(tmp) / "sliced"), SliceParams())
-        trajectory = next(iter(read_trajectories(str(Path(tmp) / "sliced" / "bench"))))
+        model, (trajectory,) = model_and_streams(tmp, args.model, 1, args.turns, tasks=["EU"])
         play(model, trajectory, True, args.window, args.max_new_tokens)  # warm-up
         cached = play(model, trajectory, True, args.window, args.max_new_tokens)
         uncached = play(model, trajectory, False, args.window, args.max_new_tokens)

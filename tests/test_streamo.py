@@ -59,7 +59,8 @@ def test_round_trip_ingest_slice_export(tmp_path):
     raw.write_text(json.dumps(RAW))
     params = load_params(REPO / "params.yaml")
     summary = steps.ingest(params, str(raw), str(tmp_path / "ingested"), split="rl", video_root=str(tmp_path))
-    assert summary == {"records_read": 2, "records_dead": 0, "records_ingested": 2, "videos": 1, "items": 3}
+    assert summary == {"records_read": 2, "records_dead": 0, "records_skipped": 0, "records_ingested": 2, "videos": 1,
+                       "items": 3, "tasks": {"EU": 2, "OU": 1}}
     manifest = str(tmp_path / "ingested" / "manifest.jsonl")
     sliced = run_slice(manifest, str(tmp_path / "sliced"), params.slice)
     assert sliced["trajectories_written"] == 3 and sliced["dead_letters"] == 0

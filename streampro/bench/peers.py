@@ -13,26 +13,16 @@ Each peer task is registered with its own timing, tolerance window and τ (docs/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from streampro import io
-from streampro.data.streamo import IngestError, seconds
+from streampro.data.streamo import IngestError, IngestResult, seconds, write_ingested
 from streampro.schema import Answer, Item, VideoRecord, record_error
 from streampro.tasks import PEER_TASKS, TaskSpec
 
 OVO_TASKS = {name: PEER_TASKS[f"OVO_{name}"] for name in ("REC", "SSR", "CRR")}
 SB_TASKS = {spec.title.removeprefix("StreamingBench "): spec for spec in PEER_TASKS.values() if spec.name.startswith("SB_")}
-
-
-@dataclass
-class PeerImport:
-    videos: dict[str, VideoRecord] = field(default_factory=dict)
-    items: list[Item] = field(default_factory=list)
-    dead_letters: list[dict] = field(default_factory=list)
-    records_read: int = 0
-    records_skipped: int = 0  # records of tasks this importer does not take (OVO-Bench's non-FAR tasks)
 
 
 def _video(path: str, source: str) -> VideoRecord:
@@ -84,10 +74,10 @@ def streamingbench_items(record: dict, number: int) -> tuple[VideoRecord, list[I
     return video, items
 
 
-def import_peer(uri: str, fmt: str) -> PeerImport:
+def import_peer(uri: str, fmt: str) -> IngestResult:
     """Read a peer annotation file (``ovo-far`` or ``streamingbench``); bad records become dead letters."""
     records = json.loads(io.read_text(uri))
-    result = PeerImport(records_read=len(records))
+    result = IngestResult(records_read=len(records))
     for number, record in enumerate(records, start=1):
         try:
             video, items = ovo_far_items(record) if fmt == "ovo-far" else streamingbench_items(record, number)
@@ -104,17 +94,6 @@ def import_peer(uri: str, fmt: str) -> PeerImport:
     return result
 
 
-def write_import(result: PeerImport, out: str, video_root: str | None = None) -> dict:
-    videos = [v.model_copy(update={"uri": io.resolve(v.uri, video_root)}) if video_root else v
-              for v in result.videos.values()]
-    io.write_records(io.join(out, "manifest.jsonl"), videos)
-    io.write_records(io.join(out, "items", "bench.jsonl"), result.items)
-    io.write_text(io.join(out, "dead_letters.jsonl"), "".join(json.dumps(d, default=str) + "\n" for d in result.dead_letters))
-    tasks: dict[str, int] = {}
-    for item in result.items:
-        tasks[item.task] = tasks.get(item.task, 0) + 1
-    summary = {"records_read": result.records_read, "records_dead": len(result.dead_letters),
-               "records_skipped": result.records_skipped,
-               "videos": len(videos), "items": len(result.items), "tasks": dict(sorted(tasks.items()))}
-    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
-    return summary
+def write_import(result: IngestResult, out: str, video_root: str | None = None) -> dict:
+    """``manifest.jsonl``, ``items/bench.jsonl``, ``dead_letters.jsonl`` and ``summary.json`` under ``out``."""
+    return write_ingested(result, out, "bench", video_root)

@@ -51,10 +51,13 @@ def seconds(value, field_name: str) -> float:
 
 @dataclass
 class IngestResult:
+    """Annotations read as videos and items; every record read is ingested, skipped or dead-lettered."""
+
     videos: dict[str, VideoRecord] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
     dead_letters: list[dict] = field(default_factory=list)
     records_read: int = 0
+    records_skipped: int = 0  # records of tasks an importer does not take (e.g. OVO-Bench's non-FAR tasks)
 
 
 def _answers(record: dict, responses: list[dict], task: str, index: int) -> list[Answer]:
@@ -164,9 +167,13 @@ def write_ingested(result: IngestResult, out: str, split: str, video_root: str |
     io.write_records(io.join(out, "items", f"{split}.jsonl"), result.items)
     io.write_text(io.join(out, "dead_letters.jsonl"),
                   "".join(json.dumps(d, default=str) + "\n" for d in result.dead_letters))
+    tasks: dict[str, int] = {}
+    for item in result.items:
+        tasks[item.task] = tasks.get(item.task, 0) + 1
     summary = {"records_read": result.records_read, "records_dead": len(result.dead_letters),
-               "records_ingested": result.records_read - len(result.dead_letters),
-               "videos": len(videos), "items": len(result.items)}
+               "records_skipped": result.records_skipped,
+               "records_ingested": result.records_read - len(result.dead_letters) - result.records_skipped,
+               "videos": len(videos), "items": len(result.items), "tasks": dict(sorted(tasks.items()))}
     io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
