@@ -5,6 +5,6 @@ artifacts, running in the project's images (names from params.yaml ``orchestrati
 component takes the whole ``params`` mapping (the pipeline parameter that defaults to params.yaml),
 so the cluster runs with exactly the settings ``dvc repro`` uses.
 """
-from components.steps import bench, grpo, ingest, report, sft, slice_videos, synth
+from components.steps import bench, grpo, ingest, report, rubrics, sft, slice_videos, synth
 
-__all__ = ["synth", "ingest", "slice_videos", "sft", "grpo", "bench", "report"]
+__all__ = ["synth", "ingest", "rubrics", "slice_videos", "sft", "grpo", "bench", "report"]

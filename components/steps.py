@@ -27,7 +27,21 @@ def ingest(params: dict, annotations_uri: str, video_root: str, world: Output[Da
 
 
 @dsl.component(base_image=CPU_IMAGE)
-def slice_videos(params: dict, world: Input[Dataset], trajectories: Output[Dataset], beam_args: list = []):
+def rubrics(params: dict, world: Input[Dataset], rl_items: Output[Dataset]):
+    """Rubric checkpoints for RL items without them (openai judge, offline, cached); others are kept."""
+    import os
+
+    from streampro import steps
+    from streampro.config import params_from_dict
+
+    summary = steps.rubrics(params_from_dict(params, "pipeline params"), os.path.join(world.path, "items", "rl.jsonl"),
+                            rl_items.path)
+    rl_items.metadata.update(summary)
+
+
+@dsl.component(base_image=CPU_IMAGE)
+def slice_videos(params: dict, world: Input[Dataset], rl_items: Input[Dataset], trajectories: Output[Dataset],
+                 beam_args: list = []):
     """Decode videos into labelled trajectories with Apache Beam (DirectRunner here; pass Dataflow options
     in beam_args to fan out)."""
     import os
@@ -35,8 +49,9 @@ def slice_videos(params: dict, world: Input[Dataset], trajectories: Output[Datas
     from streampro import steps
     from streampro.config import params_from_dict
 
+    items = [os.path.join(world.path, "items", "sft.jsonl"), rl_items.path, os.path.join(world.path, "items", "bench.jsonl")]
     summary = steps.slice(params_from_dict(params, "pipeline params"), os.path.join(world.path, "manifest.jsonl"),
-                          trajectories.path, beam_args=list(beam_args))
+                          trajectories.path, items=items, beam_args=list(beam_args))
     trajectories.metadata.update({k: v for k, v in summary.items() if isinstance(v, (int, float, bool))})
 
 

@@ -1,6 +1,6 @@
 """The whole StreamPro DAG as a Kubeflow (KFP v2) pipeline:
 
-    synth → slice → sft → grpo → bench (baselines, SFT model, GRPO model) → report
+    synth → rubrics (rl items) → slice → sft → grpo → bench (baselines, SFT model, GRPO model) → report
 
 The one pipeline parameter ``params`` defaults to params.yaml (the same settings ``dvc repro``
 uses); override any of it per run. GPU steps (sft, grpo, and the benches that play a model) request
@@ -13,7 +13,7 @@ tolerations, fixed at compile time. Deterministic steps are cached.
 from kfp import dsl, kubernetes
 from kfp.dsl import Metrics
 
-from components import bench, grpo, report, sft, slice_videos, synth
+from components import bench, grpo, report, rubrics, sft, slice_videos, synth
 from components.images import PARAMS
 
 DEFAULT_PARAMS = PARAMS.model_dump(mode="json", exclude_none=True)  # KFP parameters cannot hold null
@@ -40,7 +40,10 @@ def with_judge_key(task: dsl.PipelineTask) -> dsl.PipelineTask:
               description="StreamPro: synthetic world → trajectories → SFT → GRPO → StreamPro-Bench")
 def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
     world = synth(params=params).set_display_name("synth").set_caching_options(True)
-    sliced = slice_videos(params=params, world=world.outputs["world"]).set_display_name("slice")
+    written = with_judge_key(rubrics(params=params, world=world.outputs["world"])).set_display_name("rubrics")
+    written.set_caching_options(True)
+    sliced = slice_videos(params=params, world=world.outputs["world"], rl_items=written.outputs["rl_items"])
+    sliced.set_display_name("slice")
     sliced.set_caching_options(True)
     model = on_gpu(sft(params=params, trajectories=sliced.outputs["trajectories"]).set_display_name("sft"))
     model.set_caching_options(False)

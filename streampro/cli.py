@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             from streampro.data.streamo import export_stream
 
             print(json.dumps({"records": export_stream(args.trajectories, args.manifest, args.out)}))
-        elif args.command in ("sft", "grpo", "stream"):
+        elif args.command in ("sft", "grpo", "rubrics", "stream"):
             result = cli_model.handle(args, params)
-            if args.command in ("sft", "grpo"):
+            if args.command in ("sft", "grpo", "rubrics"):
                 print(json.dumps(result))
         elif args.command in ("bench", "report", "peers"):
             print(cli_bench.dumps(cli_bench.handle(args, params)))

@@ -40,6 +40,18 @@ def add_parsers(sub, common) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="override grpo.max_steps")
 
     p = sub.add_parser(
+        "rubrics", help="write rubric checkpoints for RL items that have none (openai judge, cached)",
+        description="For each item of ITEMS without a rubric (every item with --force), the openai judge "
+        "(bench.judge_url, bench.judge_model) writes 6-10 binary checkpoints (granularity, coherence, coverage) from "
+        "the question and answers; calls are cached. Items that carry a rubric (the synthetic world's) are kept. "
+        "Writes all items to OUT.",
+    )
+    common(p)
+    p.add_argument("--items", required=True, help="items .jsonl (the rl split)")
+    p.add_argument("--out", required=True, help="items .jsonl to write")
+    p.add_argument("--force", action="store_true", help="rewrite rubrics that exist")
+
+    p = sub.add_parser(
         "stream", help="watch a video with a streaming model and print its responses as it plays",
         description="Decode VIDEO at slice.sample_fps, feed it turn by turn to the model (KV cache, sliding window "
         "of model.window_turns), ask QUESTION at --query-time, and print every response with its time.",
@@ -56,6 +68,8 @@ def add_parsers(sub, common) -> None:
 def handle(args: argparse.Namespace, params: Params) -> object:
     if args.command == "sft":
         return steps.sft(params, args.trajectories, args.out, args.eval_trajectories, args.plots, args.max_steps)
+    if args.command == "rubrics":
+        return steps.rubrics(params, args.items, args.out, args.force)
     if args.command == "grpo":
         return steps.grpo(params, args.model, args.trajectories, args.out, args.plots, args.max_steps)
     return stream_video(params, args)

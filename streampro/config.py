@@ -97,8 +97,8 @@ class GRPOParams(_Section):
     temperature: float = Field(1.0, gt=0)
     tau: float = Field(8.0, gt=0)
     beta: float = Field(0.0, ge=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    max_steps: int = Field(20, ge=1)
+    learning_rate: float = Field(2e-5, gt=0)
+    max_steps: int = Field(40, ge=1)
     save_steps: int = Field(10, ge=1)
     reward_weights: RewardWeights = RewardWeights()
 

@@ -100,6 +100,25 @@ def report(params: Params, bench_dirs: list[str], out: str) -> dict:
     return write_comparison(out, by_policy)
 
 
+def rubrics(params: Params, items: str, out: str, force: bool = False) -> dict:
+    """Rubric checkpoints for RL items that have none, written offline by the openai judge (cached)."""
+    from streampro import io
+    from streampro.bench.evaluate import judge_from
+
+    records = io.read_items(items)
+    todo = [i for i in records if force or not i.rubric]
+    judge = judge_from(params.bench) if todo else None
+    if todo and not hasattr(judge, "write_rubric"):
+        raise ValueError(f"{len(todo)} item(s) of {items} have no rubric and the {params.bench.judge!r} judge cannot "
+                         "write one: set bench.judge: openai (with bench.judge_url and bench.judge_model)")
+    written = {i.item_id: judge.write_rubric(i) for i in todo}
+    io.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
+                           for i in records])
+    summary = {"items": len(records), "rubrics_written": len(written), "kept": len(records) - len(written)}
+    log.info("rubrics: %s", summary)
+    return summary
+
+
 def grpo(params: Params, model: str, trajectories: str, out: str, plots: str | None = None,
          max_steps: int | None = None) -> dict:
     """GRPO of the SFT model over whole streams with the multi-grained rewards (TRL GRPOTrainer)."""
@@ -119,6 +138,8 @@ STEPS: dict[str, Step] = {
              "streampro slice", slice, "slice", "components.steps.slice_videos"),
         Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
              "streampro sft", sft, "sft", "components.steps.sft"),
+        Step("rubrics", "rubric checkpoints for RL items without them (openai judge, offline, cached)",
+             "streampro rubrics", rubrics, "rubrics", "components.steps.rubrics"),
         Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
              "streampro grpo", grpo, "grpo", "components.steps.grpo"),
         Step("bench", "run and score every policy on the bench split (StreamPro-F1)",

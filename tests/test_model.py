@@ -62,3 +62,29 @@ def test_kv_cache_gives_the_same_decisions_as_recomputing(loaded, sliced_world, 
     assert torch.allclose(cached_logits, fresh_logits, atol=1e-4)
     assert kept == min(window, len(traj.turns))  # the window slid
     assert cached_cost < fresh_cost / 3
+
+
+def test_offline_protocol_runs_through_the_harness(loaded, sliced_world):
+    """Any transformers VLM under the "Wait" protocol: silent before the question, a response only when
+    the answer is new (the tiny random model mostly babbles; what is checked is the protocol)."""
+    from streampro.bench.harness import run_stream
+    from streampro.model.offline import OfflinePolicy
+
+    model, processor = loaded
+    traj = next(iter(read_trajectories(str(sliced_world / "bench"))))
+    policy = OfflinePolicy(model, processor, max_frames=3, max_new_tokens=4)
+    seen = []
+    original = policy.act
+
+    def spy(turn):
+        out = original(turn)
+        seen.append(out)
+        return out
+
+    policy.act = spy
+    prediction = run_stream(policy, traj)
+    asked = next(t.index for t in traj.turns if t.user_text)
+    assert all(o == protocol.SILENCE for o in seen[:asked])
+    texts = [r.text for r in prediction.responses]
+    assert all(a != b for a, b in zip(texts, texts[1:]))  # never the same answer twice in a row
+    assert all(not t.lower().startswith("wait") for t in texts)

@@ -29,9 +29,10 @@ def ir(tmp_path_factory):
 
 def test_every_step_in_order(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
-    assert set(tasks) == {"synth", "slice-videos", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
+    assert set(tasks) == {"synth", "rubrics", "slice-videos", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
     deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
-    assert deps["slice-videos"] == {"synth"} and deps["sft"] == {"slice-videos"}
+    assert deps["rubrics"] == {"synth"} and deps["slice-videos"] == {"synth", "rubrics"}
+    assert deps["sft"] == {"slice-videos"}
     assert deps["grpo"] == {"sft", "slice-videos"}
     assert deps["bench-2"] == {"sft", "slice-videos", "synth"} and deps["bench-3"] == {"grpo", "slice-videos", "synth"}
     assert deps["report"] == {"bench", "bench-2", "bench-3"}
@@ -61,7 +62,7 @@ def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
 def test_caching_on_for_deterministic_steps_only(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
     caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
-    assert caching == {"synth": True, "slice-videos": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
+    assert caching == {"synth": True, "rubrics": True, "slice-videos": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
                        "bench-3": True, "report": True}
 
 

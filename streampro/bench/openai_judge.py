@@ -35,6 +35,18 @@ RUBRIC_PROMPT = (
 )
 
 
+RUBRIC_WRITER_PROMPT = (
+    "You write the rubric for one item of a streaming video benchmark: binary checkpoints that a grader can "
+    "check against the whole sequence of an assistant's responses, given only the question and the reference "
+    "answers with their times. Write between 6 and 10 checkpoints covering three aspects: granularity (one "
+    "response per event, no chatter, no partial answers), coherence (events reported in the order they happen, "
+    "no contradictions) and coverage (every reference answer's content appears).\n"
+    'Reply with only a JSON object: {"checkpoints": [{"aspect": "granularity" | "coherence" | "coverage", '
+    '"rubric": "<one checkable sentence>"}, ...]}.'
+)
+ASPECTS = ("granularity", "coherence", "coverage")
+
+
 class JudgeError(RuntimeError):
     pass
 
@@ -74,13 +86,15 @@ class OpenAIJudge(Judge):
                 time.sleep(self.backoff * 2**attempt)
         raise JudgeError(f"{self.url}: gave up after {self.retries + 1} attempts ({last})")
 
-    def ask(self, system: str, user: str, top: int) -> int:
+    def ask_json(self, system: str, user: str, check) -> dict:
+        """The endpoint's JSON answer to one request, validated by ``check`` (which raises JudgeError) and
+        cached on disk keyed by the whole request; a bad answer is never cached."""
         payload = {"model": self.model, "temperature": 0, "response_format": {"type": "json_object"},
                    "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         path = self.cache / key[:2] / f"{key}.json"
         if path.exists():
-            return json.loads(path.read_text())["score"]
+            return json.loads(path.read_text())["answer"]
         reply = self._post(payload)
         try:
             content = reply["choices"][0]["message"]["content"]
@@ -88,16 +102,40 @@ class OpenAIJudge(Judge):
             raise JudgeError(f"{self.url}: reply has no choices[0].message.content: {str(reply)[:300]}") from None
         try:
             parsed = json.loads(content)
-            score = parsed["score"]
-        except (json.JSONDecodeError, TypeError, KeyError):
-            raise JudgeError(f"{self.url}: the judge did not answer with a JSON object with a score: "
-                             f"{content[:300]!r}") from None
-        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= top:
-            raise JudgeError(f"{self.url}: score {score!r} is not an integer in 0..{top}")
+        except (json.JSONDecodeError, TypeError):
+            raise JudgeError(f"{self.url}: the judge did not answer with a JSON object: {content[:300]!r}") from None
+        if not isinstance(parsed, dict):
+            raise JudgeError(f"{self.url}: the judge did not answer with a JSON object: {content[:300]!r}")
+        check(parsed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"score": score, "explanation": parsed.get("explanation", ""),
-                                    "model": self.model, "request": payload}))
-        return score
+        path.write_text(json.dumps({"answer": parsed, "model": self.model, "request": payload}))
+        return parsed
+
+    def ask(self, system: str, user: str, top: int) -> int:
+        def check(parsed: dict) -> None:
+            score = parsed.get("score")
+            if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= top:
+                raise JudgeError(f"{self.url}: score {score!r} is not an integer in 0..{top} "
+                                 f"(the judge must answer with a JSON object with a score)")
+
+        return self.ask_json(system, user, check)["score"]
+
+    def write_rubric(self, item: Item) -> list[Rubric]:
+        """6–10 binary checkpoints for an item, written from its question and answers (the rubrics step)."""
+        answers = "\n".join(f"- at {a.end:g}s: {a.text}" for a in item.answers)
+        user = f"Task: {item.task}\nQuestion: {item.question}\nReference answers:\n{answers}"
+
+        def check(parsed: dict) -> None:
+            points = parsed.get("checkpoints")
+            if not isinstance(points, list) or not 6 <= len(points) <= 10:
+                raise JudgeError(f"{self.url}: expected 6-10 checkpoints, got {str(points)[:200]}")
+            for p in points:
+                if not isinstance(p, dict) or p.get("aspect") not in ASPECTS or not str(p.get("rubric", "")).strip():
+                    raise JudgeError(f"{self.url}: malformed checkpoint {str(p)[:200]}")
+
+        points = self.ask_json(RUBRIC_WRITER_PROMPT, user, check)["checkpoints"]
+        return [Rubric(rubric_id=f"{item.item_id}-r{k}", aspect=p["aspect"], rubric=p["rubric"].strip())
+                for k, p in enumerate(points)]
 
     def score(self, item: Item, answer: Answer, text: str) -> int:
         user = f"Question: {item.question}\nReference answer: {answer.text}\nResponse: {text}"
