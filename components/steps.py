@@ -16,14 +16,15 @@ def synth(params: dict, world: Output[Dataset]):
 
 
 @dsl.component(base_image=CPU_IMAGE)
-def ingest(params: dict, annotations_uri: str, video_root: str, world: Output[Dataset]):
-    """Streamo raw annotations → manifest and items (own data instead of the synthetic world)."""
-    from streampro import steps
+def ingest(params: dict, annotations: dict, video_root: str, world: Output[Dataset]):
+    """Streamo raw annotations, one file per split ({"sft": uri, "rl": uri, "bench": uri}) → one world
+    (manifest and items per split), own data instead of the synthetic world."""
     from streampro.config import params_from_dict
+    from streampro.data.streamo import ingest_splits
 
-    summary = steps.ingest(params_from_dict(params, "pipeline params"), annotations_uri, world.path,
-                           video_root=video_root or None)
-    world.metadata.update(summary)
+    summary = ingest_splits(dict(annotations), params_from_dict(params, "pipeline params").ingest, world.path,
+                            video_root or None)
+    world.metadata.update({k: v for k, v in summary.items() if isinstance(v, int)})
 
 
 @dsl.component(base_image=CPU_IMAGE)

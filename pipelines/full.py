@@ -2,12 +2,14 @@
 
     synth → rubrics (rl items) → slice → sft → grpo → bench (baselines, SFT model, GRPO model) → report
 
+and, for your own videos, pipelines/own_data.py: the same DAG with ``ingest`` in place of ``synth``.
+
 The one pipeline parameter ``params`` defaults to params.yaml (the same settings ``dvc repro``
 uses); override any of it per run. GPU steps (sft, grpo, and the benches that play a model) request
 ``orchestration.gpu`` and land on its node pool through kfp-kubernetes node selectors and
 tolerations, fixed at compile time. Deterministic steps are cached.
 
-    kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml
+    PYTHONPATH=. kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml   (from the repo root)
     kfp run submit -e streampro -f pipelines/full.yaml --endpoint https://HOST   # or: streampro submit --host URL
 """
 from kfp import dsl, kubernetes
@@ -36,10 +38,8 @@ def with_judge_key(task: dsl.PipelineTask) -> dsl.PipelineTask:
     return task
 
 
-@dsl.pipeline(name="streampro-full",
-              description="StreamPro: synthetic world → trajectories → SFT → GRPO → StreamPro-Bench")
-def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
-    world = synth(params=params).set_display_name("synth").set_caching_options(True)
+def train_and_evaluate(params, world: dsl.PipelineTask):
+    """Everything after the world (synthetic or ingested): rubrics → slice → sft → grpo → bench → report."""
     written = with_judge_key(rubrics(params=params, world=world.outputs["world"])).set_display_name("rubrics")
     written.set_caching_options(True)
     sliced = slice_videos(params=params, world=world.outputs["world"], rl_items=written.outputs["rl_items"])
@@ -62,6 +62,13 @@ def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
                    grpo_bench=scored_grpo.outputs["results"])
     final.set_display_name("report").set_caching_options(True)
     return final.outputs["metrics"]
+
+
+@dsl.pipeline(name="streampro-full",
+              description="StreamPro: synthetic world → trajectories → SFT → GRPO → StreamPro-Bench")
+def streampro_full(params: dict = DEFAULT_PARAMS) -> Metrics:
+    world = synth(params=params).set_display_name("synth").set_caching_options(True)
+    return train_and_evaluate(params, world)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,37 @@ def test_streampro_submit_dry_run_compiles(tmp_path, monkeypatch):
     assert main(["submit", "--dry-run", "--pipeline", str(tmp_path / "pipelines" / "full.py")]) == 0
     assert (tmp_path / "pipelines" / "full.yaml").exists()
     assert main(["submit"]) == 2  # no --host: a clear error, not a traceback
+
+
+def test_own_data_pipeline_swaps_synth_for_ingest(tmp_path):
+    from kfp import compiler
+
+    from pipelines.own_data import streampro_own_data
+
+    path = tmp_path / "own.yaml"
+    compiler.Compiler().compile(streampro_own_data, str(path))
+    ir = next(yaml.safe_load_all(path.read_text()))
+    tasks = ir["root"]["dag"]["tasks"]
+    assert "ingest" in tasks and "synth" not in tasks
+    assert tasks["rubrics"]["dependentTasks"] == ["ingest"]
+    assert set(ir["root"]["inputDefinitions"]["parameters"]) == {"annotations", "video_root", "params"}
+    committed = list(yaml.safe_load_all((REPO / "pipelines" / "own_data.yaml").read_text()))
+    committed[0].pop("sdkVersion", None)
+    fresh = list(yaml.safe_load_all(path.read_text()))
+    fresh[0].pop("sdkVersion", None)
+    assert committed == fresh, "pipelines/own_data.yaml is stale: recompile it"
+
+
+def test_ingest_splits_builds_one_world(tmp_path):
+    import json
+
+    from streampro import io
+    from streampro.config import IngestParams
+    from streampro.data.streamo import ingest_splits
+
+    raw = REPO / "examples" / "streamo" / "annotations.json"
+    summary = ingest_splits({"sft": str(raw), "bench": str(raw)}, IngestParams(), str(tmp_path / "world"))
+    assert summary["records_read"] == 4 and summary["videos"] == 2
+    assert len(io.read_items(str(tmp_path / "world" / "items" / "sft.jsonl"))) == 3
+    assert {i.split for i in io.read_items(str(tmp_path / "world" / "items" / "bench.jsonl"))} == {"bench"}
+    assert json.loads((tmp_path / "world" / "summary.json").read_text())["items"] == 6

@@ -191,3 +191,19 @@ def export_stream(trajectories: str, manifest: str, out: str) -> int:
         lines.append(json.dumps(to_stream_record(trajectory, video.uri)))
     io.write_text(out, "".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, video_root: str | None = None) -> dict:
+    """Ingest one annotation file per split into one world: a shared manifest and ``items/{split}.jsonl``."""
+    merged = IngestResult()
+    for split, uri in annotations.items():
+        part = ingest_streamo(uri, params, split)
+        merged.records_read += part.records_read
+        merged.dead_letters += part.dead_letters
+        merged.items += part.items
+        for video_id, video in part.videos.items():
+            merged.videos.setdefault(video_id, video)
+    summary = write_ingested(merged, out, next(iter(annotations)), video_root)
+    for split in annotations:  # one item file per split (write_ingested wrote the first with all items)
+        io.write_records(io.join(out, "items", f"{split}.jsonl"), [i for i in merged.items if i.split == split])
+    return summary
