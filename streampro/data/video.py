@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io as _io
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,15 +27,21 @@ def sample_frames(uri: str, sample_fps: float, size: int) -> SampledVideo:
     """Decode the frames at times ``i / sample_fps`` (the time rule), resized to ``size`` x ``size``."""
     import decord
 
-    try:
-        with io.open_read(uri) as f:
-            data = f.read()
-    except (FileNotFoundError, OSError) as exc:
-        raise VideoError(f"cannot open {uri}: {exc}") from None
-    if not data:
+    if io.is_remote(uri):  # decord reads remote videos from memory, local ones straight from disk
+        try:
+            with io.open_read(uri) as f:
+                source = _io.BytesIO(f.read())
+        except (FileNotFoundError, OSError) as exc:
+            raise VideoError(f"cannot open {uri}: {exc}") from None
+        empty = source.getbuffer().nbytes == 0
+    else:
+        if not os.path.isfile(uri):
+            raise VideoError(f"cannot open {uri}: no such file")
+        source, empty = uri, os.path.getsize(uri) == 0
+    if empty:
         raise VideoError(f"{uri} is empty (0 bytes)")
     try:
-        reader = decord.VideoReader(_io.BytesIO(data), width=size, height=size, num_threads=1)
+        reader = decord.VideoReader(source, width=size, height=size, num_threads=1)
         n_frames, fps = len(reader), float(reader.get_avg_fps())
         if n_frames == 0 or fps <= 0:
             raise VideoError(f"{uri} has no decodable frames")

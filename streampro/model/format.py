@@ -85,18 +85,24 @@ class StreamFormat:
 
     def assistant_labels(self, input_ids: torch.Tensor) -> torch.Tensor:
         labels = torch.full_like(input_ids, IGNORE)
-        h = len(self.header_ids)
-        header = torch.tensor(self.header_ids)
-        for row, ids in enumerate(input_ids):
-            i, n = 0, len(ids)
-            while i + h <= n:
-                if torch.equal(ids[i:i + h], header):
-                    j = i + h
-                    while j < n and ids[j] != self.end_id:
-                        j += 1
-                    labels[row, i + h:min(j + 1, n)] = ids[i + h:min(j + 1, n)]
-                    i = j
-                i += 1
+        header, h = self.header_ids, len(self.header_ids)
+        for row, ids in enumerate(input_ids.tolist()):
+            n, i = len(ids), 0
+            while True:
+                try:
+                    i = ids.index(header[0], i)
+                except ValueError:
+                    break
+                if ids[i:i + h] != header:
+                    i += 1
+                    continue
+                start = i + h
+                try:
+                    end = ids.index(self.end_id, start) + 1  # the end-of-turn token is supervised too
+                except ValueError:
+                    end = n
+                labels[row, start:end] = input_ids[row, start:end]
+                i = end
         return labels
 
     def decision_positions(self, labels: torch.Tensor) -> list[list[int]]:
