@@ -78,7 +78,7 @@ class SFTParams(_Section):
     beta: float = Field(0.9999, ge=0.0, lt=1.0)
     lambda_text: float = Field(2.0, ge=0.0)
     focal_gamma: float = Field(2.0, ge=0.0)
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(3e-3, gt=0)
     max_steps: int = Field(300, ge=1)
     batch_size: int = Field(4, ge=1)
     weight_decay: float = Field(0.0, ge=0)
