@@ -82,39 +82,16 @@ def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | No
 
 def report(params: Params, bench_dirs: list[str], out: str) -> dict:
     """One table comparing every policy scored in ``bench_dirs`` (their ``*/metrics.json``)."""
-    import json
+    from streampro.bench.report import collect_metrics, write_comparison
 
-    from apache_beam.io.filesystems import FileSystems
-
-    from streampro import io
-    from streampro.bench.report import write_comparison
-
-    by_policy = {}
-    for folder in bench_dirs:
-        matches = FileSystems.match([io.join(folder, "*", "metrics.json")])[0].metadata_list
-        for path in sorted(m.path for m in matches):
-            policy = io.dirname(path).rstrip("/").rsplit("/", 1)[-1]
-            by_policy[policy] = json.loads(io.read_text(path))
-    if not by_policy:
-        raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
-    return write_comparison(out, by_policy)
+    return write_comparison(out, collect_metrics(bench_dirs))
 
 
 def rubrics(params: Params, items: str, out: str, force: bool = False) -> dict:
     """Rubric checkpoints for RL items that have none, written offline by the openai judge (cached)."""
-    from streampro import io
-    from streampro.bench.evaluate import judge_from
+    from streampro.bench.evaluate import write_rubrics
 
-    records = io.read_items(items)
-    todo = [i for i in records if force or not i.rubric]
-    judge = judge_from(params.bench) if todo else None
-    if todo and not hasattr(judge, "write_rubric"):
-        raise ValueError(f"{len(todo)} item(s) of {items} have no rubric and the {params.bench.judge!r} judge cannot "
-                         "write one: set bench.judge: openai (with bench.judge_url and bench.judge_model)")
-    written = {i.item_id: judge.write_rubric(i) for i in todo}
-    io.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
-                           for i in records])
-    summary = {"items": len(records), "rubrics_written": len(written), "kept": len(records) - len(written)}
+    summary = write_rubrics(params.bench, items, out, force)
     log.info("rubrics: %s", summary)
     return summary
 

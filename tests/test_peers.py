@@ -1,4 +1,5 @@
 """Peer benchmark importers: the project's own fixtures, and the real annotation files when present."""
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,7 @@ def test_streamingbench_fixture():
 @pytest.mark.skipif(not PEERS.exists(), reason="../shared/peers is not beside this checkout")
 def test_real_ovo_bench_file():
     result = import_peer(str(PEERS / "ovo-bench" / "ovo_bench_new.json"), "ovo-far")
-    counts = {}
-    for item in result.items:
-        counts[item.task] = counts.get(item.task, 0) + 1
+    counts = Counter(item.task for item in result.items)
     assert (result.records_read, result.records_skipped, len(result.dead_letters)) == (1640, 1468, 0)
     assert counts == {"OVO_REC": 82, "OVO_SSR": 42, "OVO_CRR": 48}
     metrics = aggregate(score_all(result.items, _oracle(result.items), RuleJudge()))
@@ -61,9 +60,7 @@ def test_real_ovo_bench_file():
 @pytest.mark.skipif(not PEERS.exists(), reason="../shared/peers is not beside this checkout")
 def test_real_streamingbench_file():
     result = import_peer(str(PEERS / "streamingbench" / "questions_real.json"), "streamingbench")
-    counts = {}
-    for item in result.items:
-        counts[item.task] = counts.get(item.task, 0) + 1
+    counts = Counter(item.task for item in result.items)
     assert (result.records_read, len(result.items), len(result.dead_letters), len(result.videos)) == (2252, 2500, 0, 499)
     assert counts == {"SB_OR": 367, "SB_ACR": 353, "SB_TRU": 321, "SB_CS": 317, "SB_ATR": 306, "SB_SU": 246,
                       "SB_CT": 193, "SB_EVU": 161, "SB_CR": 128, "SB_PR": 108}

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from streampro.config import load_params, params_from_dict
+from streampro.config import params_from_dict
 from streampro.model.format import StreamFormat
 from streampro.train.losses import LossConfig, stream_loss
 from streampro.train.sft import StreamCollator, as_rows, load_model, train_sft, windows

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from streampro import io, steps
+from streampro import steps
 from streampro.config import IngestParams, load_params
 from streampro.data.slicing import run_slice
 from streampro.data.streamo import export_stream, ingest_streamo, seconds

@@ -70,3 +70,18 @@ def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_item
         log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
     write_comparison(out, results)
     return results
+
+
+def write_rubrics(params: BenchParams, items_uri: str, out: str, force: bool = False) -> dict:
+    """Rubric checkpoints for the items that have none (all with ``force``), written by the judge; the
+    others are kept as they are. Writes every item to ``out``."""
+    records = io.read_items(items_uri)
+    todo = [i for i in records if force or not i.rubric]
+    judge = judge_from(params) if todo else None
+    if todo and not hasattr(judge, "write_rubric"):
+        raise ValueError(f"{len(todo)} item(s) of {items_uri} have no rubric and the {params.judge!r} judge cannot "
+                         "write one: set bench.judge: openai (with bench.judge_url and bench.judge_model)")
+    written = {i.item_id: judge.write_rubric(i) for i in todo}
+    io.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
+                           for i in records])
+    return {"items": len(records), "rubrics_written": len(written), "kept": len(records) - len(written)}

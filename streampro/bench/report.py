@@ -111,3 +111,17 @@ def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
     parts = [_md_to_html_table(table), f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
     io.write_text(io.join(out, "report.html"), _page("StreamPro-Bench: all policies", parts))
     return by_policy
+
+
+def collect_metrics(bench_dirs: list[str]) -> dict[str, dict]:
+    """``{policy: metrics}`` from every ``BENCH_DIR/POLICY/metrics.json`` (local or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    by_policy = {}
+    for folder in bench_dirs:
+        matches = FileSystems.match([io.join(folder, "*", "metrics.json")])[0].metadata_list
+        for path in sorted(m.path for m in matches):
+            by_policy[io.dirname(path).rstrip("/").rsplit("/", 1)[-1]] = json.loads(io.read_text(path))
+    if not by_policy:
+        raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
+    return by_policy

@@ -7,8 +7,13 @@ finding none of the model's keys, leaves the weights as they were. Loading throu
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import shutil
+
+log = logging.getLogger(__name__)
 
 
 class PretrainedResumeMixin:
@@ -40,3 +45,20 @@ def train_or_finish(trainer, checkpoint: str | None):
             trainer.state.log_history = json.load(f)["log_history"]
         return None
     return trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def checkpoint_dir(out: str, settings: object) -> str:
+    """``out/checkpoints``, kept only when written by a run with the same ``settings`` (any JSON-able
+    value: the params and data that define the run); otherwise emptied so training starts afresh."""
+    folder = os.path.join(out, "checkpoints")
+    stamp = os.path.join(folder, "FINGERPRINT")
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    if os.path.exists(folder):
+        kept = open(stamp).read() if os.path.exists(stamp) else None
+        if kept != fingerprint:
+            log.info("settings changed since the checkpoints in %s were written; starting afresh", folder)
+            shutil.rmtree(folder)
+    os.makedirs(folder, exist_ok=True)
+    with open(stamp, "w") as f:
+        f.write(fingerprint)
+    return folder

@@ -9,11 +9,9 @@ over prompt *and* completion; this relies on TRL internals, hence the pinned ver
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
 
 import torch
 from transformers import TrainerCallback
@@ -27,7 +25,7 @@ from streampro.data.parquet import read_trajectories
 from streampro.data.trajectory import item_of
 from streampro.model.stream import StreamingModel
 from streampro.schema import Trajectory
-from streampro.train.checkpoints import PretrainedResumeMixin, train_or_finish
+from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
 
@@ -101,15 +99,8 @@ def build_trainer(params: Params, model_path: str, trajectories: str, out: str, 
         raise FileNotFoundError(f"no trajectories under {trajectories}")
     items = {i: item_of(t) for i, t in streams.items()}
     judge = judge_from(params.bench)
-    ckpt_dir = os.path.join(out, "checkpoints")
-    stamp = os.path.join(ckpt_dir, "FINGERPRINT")
-    fp = hashlib.sha256(json.dumps([cfg.model_dump(exclude={"max_steps"}), model_path, sorted(streams), params.seed],
-                                   sort_keys=True).encode()).hexdigest()[:16]
-    if os.path.exists(ckpt_dir) and (not os.path.exists(stamp) or open(stamp).read() != fp):
-        shutil.rmtree(ckpt_dir)
-    os.makedirs(ckpt_dir, exist_ok=True)
-    with open(stamp, "w") as f:
-        f.write(fp)
+    ckpt_dir = checkpoint_dir(out, [cfg.model_dump(exclude={"max_steps", "save_steps"}), model_path, sorted(streams),
+                                    params.seed])
     steps = max_steps or cfg.max_steps
     args = GRPOConfig(
         output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations,

@@ -10,11 +10,9 @@ same (a fingerprint of params and data is kept beside them). On a held-out batch
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
 
 import torch
 from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration, TrainerCallback
@@ -28,7 +26,7 @@ from streampro.model.format import StreamFormat
 from streampro.model.tiny import build_tiny_model
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
-from streampro.train.checkpoints import PretrainedResumeMixin, train_or_finish
+from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.losses import LossConfig, stream_loss
 
 log = logging.getLogger(__name__)
@@ -128,12 +126,11 @@ def base_model_path(params: Params, out: str) -> str:
     return path
 
 
-def fingerprint(params: Params, trajectories: str) -> str:
+def run_settings(params: Params, trajectories: str) -> list:
+    """What defines an SFT run for resuming: how long to train and how often to save or log may change."""
     files = [(os.path.basename(p), os.path.getsize(p)) for p in trajectory_files(trajectories) if not io.is_remote(p)]
-    # How long to train and how often to save or log may change between a run and its resumption.
     settings = params.sft.model_dump(exclude={"max_steps", "save_steps", "logging_steps"})
-    blob = json.dumps([settings, params.model.model_dump(), params.seed, files], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return [settings, params.model.model_dump(), params.seed, files]
 
 
 def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
@@ -145,15 +142,7 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
         raise FileNotFoundError(f"no trajectories under {trajectories}")
     held = list(read_trajectories(eval_trajectories)) if eval_trajectories else streams[-cfg.batch_size:]
     samples = [as_rows(w) for t in streams for w in windows(t, params.model.window_turns)]
-    ckpt_dir = os.path.join(out, "checkpoints")
-    stamp = os.path.join(ckpt_dir, "FINGERPRINT")
-    fp = fingerprint(params, trajectories)
-    if os.path.exists(ckpt_dir) and (not os.path.exists(stamp) or open(stamp).read() != fp):
-        log.info("sft: settings changed since the checkpoints in %s were written; starting afresh", ckpt_dir)
-        shutil.rmtree(ckpt_dir)
-    os.makedirs(ckpt_dir, exist_ok=True)
-    with open(stamp, "w") as f:
-        f.write(fp)
+    ckpt_dir = checkpoint_dir(out, run_settings(params, trajectories))
 
     from datasets import Dataset
 
