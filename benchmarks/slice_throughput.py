@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from streampro import io
+from streampro import storage
 from streampro.config import SliceParams, SplitSizes, SynthParams
 from streampro.data import parquet
 from streampro.data.slicing import run_slice
@@ -24,18 +24,18 @@ from streampro.synth.world import synthesize
 
 
 def plain_loop(manifest: str, out: str, params: SliceParams) -> int:
-    videos = io.read_manifest(manifest)
-    base = io.dirname(manifest)
+    videos = storage.read_manifest(manifest)
+    base = storage.dirname(manifest)
     frames = 0
     by_split: dict[str, list] = {}
     for split in ("sft", "rl", "bench"):
-        for item in io.read_items(io.join(base, "items", f"{split}.jsonl"), videos):
+        for item in storage.read_items(storage.join(base, "items", f"{split}.jsonl"), videos):
             sampled = sample_frames(videos[item.video_id].uri, params.sample_fps, params.frame_size)
             frames += len(sampled.frames)
             jpegs = [encode_jpeg(f, params.jpeg_quality) for f in sampled.frames]
             by_split.setdefault(split, []).append(build_trajectory(item, jpegs, params.sample_fps))
     for split, trajectories in by_split.items():
-        parquet.write_table(io.join(out, split, "part-00000.parquet"), trajectories)
+        parquet.write_table(storage.join(out, split, "part-00000.parquet"), trajectories)
     return frames
 
 

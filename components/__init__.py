@@ -1,10 +1,10 @@
-"""KFP v2 components: one lightweight Python component per step of the step table.
+"""KFP v2 components: one per step of the step table (``streampro/steps.py``), made by
+``components/factory.py``, each a thin call of the step's library entry point in the project's images
+(names from params.yaml ``orchestration``)."""
+from components.factory import components_of
+from streampro.steps import STEPS
 
-Each is a thin function over the step's library entry point (``streampro.steps``), with typed
-artifacts, running in the project's images (names from params.yaml ``orchestration``). Every
-component takes the whole ``params`` mapping (the pipeline parameter that defaults to params.yaml),
-so the cluster runs with exactly the settings ``dvc repro`` uses.
-"""
-from components.steps import bench, grpo, ingest, report, rubrics, sft, slice_videos, synth
+COMPONENTS = components_of(STEPS)
+globals().update(COMPONENTS)  # components.synth, components.slice, ...
 
-__all__ = ["synth", "ingest", "rubrics", "slice_videos", "sft", "grpo", "bench", "report"]
+__all__ = ["COMPONENTS", *COMPONENTS]

@@ -1,90 +1,58 @@
-"""The step table: one step = one library entry point = one CLI command = one dvc stage = one
-KFP component, all with the same name and the same parameters (from params.yaml).
+"""The step table: every entry point of StreamPro, with its typed arguments and its place in the DAG.
 
-The CLI (``streampro/cli.py``), the dvc stages (``dvc.yaml``) and the KFP components
-(``components/``) are thin layers over the entry points defined here. ``docs/steps.md`` shows the
-same table; a test keeps the two in step.
+Each entry below is a thin call of one library function. The table (``STEPS``, its shape in
+``streampro/steptable.py``) drives the ``streampro`` CLI, is checked against ``dvc.yaml``, and makes
+the KFP components and pipelines; ``docs/steps.md`` shows it (``streampro steps --markdown``).
 """
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
 
+from streampro import layout
 from streampro.config import Params
+from streampro.schema import SPLITS
+from streampro.steptable import Arg, Dag, In, Out, Step, Task
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    summary: str
-    cli: str
-    entry: Callable
-    dvc_stage: str | None
-    kfp_component: str | None
-
-
+# --- the DAG's steps -------------------------------------------------------------------------------
 def synth(params: Params, out: str, videos: int | None = None, seed: int | None = None) -> dict:
     """Render the synthetic video world: videos, manifest, items per split, summary."""
     from streampro.synth.world import synthesize
 
     cfg = params.synth
     if videos is not None:
-        cfg = cfg.model_copy(update={"videos": cfg.videos.model_copy(update={"sft": videos, "rl": videos, "bench": videos})})
+        cfg = cfg.model_copy(update={"videos": cfg.videos.model_copy(update={s: videos for s in SPLITS})})
     summary = synthesize(out, cfg, params.seed if seed is None else seed)
     log.info("synth: %d videos, items per split %s", summary["videos"], summary["items"])
     return summary
 
 
-def slice(params: Params, manifest: str, out: str, items: list[str] | None = None,
-          beam_args: list[str] | None = None) -> dict:
-    """Slice videos into streaming trajectories with Apache Beam (Parquet per split + dead letters)."""
-    from streampro.data.slicing import run_slice
+def split_annotations(annotations: list[str], split: str) -> dict[str, str]:
+    """``["sft=a.json", "b.json"]`` → ``{"sft": "a.json", split: "b.json"}`` (a bare file takes ``split``)."""
+    by_split: dict[str, str] = {}
+    for entry in annotations:
+        name, sep, uri = entry.partition("=")
+        if not sep or "://" in name or name not in SPLITS:
+            name, uri = split, entry
+        if name in by_split:
+            raise ValueError(f"two annotation files for split {name!r}: {by_split[name]} and {uri}")
+        by_split[name] = uri
+    return by_split
 
-    return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args)
 
-
-def ingest(params: Params, annotations: str, out: str, split: str | None = None,
+def ingest(params: Params, annotations: list[str], out: str, split: str | None = None,
            video_root: str | None = None) -> dict:
-    """Ingest Streamo raw annotations as a manifest and items (bad records to dead letters)."""
-    from streampro.data.streamo import ingest_streamo, write_ingested
+    """Ingest Streamo raw annotations (one file per split) as one world (bad records to dead letters)."""
+    from streampro.data.streamo import ingest_splits
 
-    split = split or params.ingest.split
-    result = ingest_streamo(annotations, params.ingest, split)
-    summary = write_ingested(result, out, split, video_root)
+    summary = ingest_splits(split_annotations(annotations, split or params.ingest.split), params.ingest, out,
+                            video_root)
     log.info("ingest: %s", summary)
     return summary
-
-
-def bench(params: Params, trajectories: str, items: str, out: str, train_items: str | None = None,
-          policies: list[str] | None = None) -> dict:
-    """Run and score every policy (params.yaml bench.policies) on the bench split."""
-    from streampro.bench.evaluate import bench_all
-
-    return bench_all(params.bench, trajectories, items, train_items, out, policies, seed=params.seed,
-                     model_options=model_options(params))
-
-
-def model_options(params: Params) -> dict:
-    """How a trained model plays a stream in the benchmark (greedy, the configured window)."""
-    return {"window_turns": params.model.window_turns, "max_new_tokens": params.model.max_new_tokens}
-
-
-def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
-        plots: str | None = None, max_steps: int | None = None) -> dict:
-    """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
-    from streampro.train.sft import train_sft
-
-    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps)
-
-
-def report(params: Params, bench_dirs: list[str], out: str) -> dict:
-    """One table comparing every policy scored in ``bench_dirs`` (their ``*/metrics.json``)."""
-    from streampro.bench.report import collect_metrics, write_comparison
-
-    return write_comparison(out, collect_metrics(bench_dirs))
 
 
 def rubrics(params: Params, items: str, out: str, force: bool = False) -> dict:
@@ -96,6 +64,22 @@ def rubrics(params: Params, items: str, out: str, force: bool = False) -> dict:
     return summary
 
 
+def slice(params: Params, manifest: str, out: str, items: list[str] | None = None,
+          beam_args: list[str] | None = None) -> dict:
+    """Slice videos into streaming trajectories with Apache Beam (Parquet per split + dead letters)."""
+    from streampro.data.slicing import run_slice
+
+    return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args)
+
+
+def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+        plots: str | None = None, max_steps: int | None = None) -> dict:
+    """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
+    from streampro.train.sft import train_sft
+
+    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps)
+
+
 def grpo(params: Params, model: str, trajectories: str, out: str, plots: str | None = None,
          max_steps: int | None = None) -> dict:
     """GRPO of the SFT model over whole streams with the multi-grained rewards (TRL GRPOTrainer)."""
@@ -104,24 +88,303 @@ def grpo(params: Params, model: str, trajectories: str, out: str, plots: str | N
     return train_grpo(params, model, trajectories, out, plots, max_steps)
 
 
-STEPS: dict[str, Step] = {
-    step.name: step
-    for step in [
-        Step("synth", "render the synthetic video world with exact ground truth",
-             "streampro synth", synth, "synth", "components.steps.synth"),
-        Step("ingest", "import Streamo raw annotations as items (the own-data entry)",
-             "streampro ingest", ingest, "ingest", "components.steps.ingest"),
-        Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
-             "streampro slice", slice, "slice", "components.steps.slice_videos"),
-        Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
-             "streampro sft", sft, "sft", "components.steps.sft"),
-        Step("rubrics", "rubric checkpoints for RL items without them (openai judge, offline, cached)",
-             "streampro rubrics", rubrics, "rubrics", "components.steps.rubrics"),
-        Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
-             "streampro grpo", grpo, "grpo", "components.steps.grpo"),
-        Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
-             "streampro bench all", bench, "bench", "components.steps.bench"),
-        Step("report", "one table comparing every policy scored",
-             "streampro report", report, "report", "components.steps.report"),
-    ]
-}
+def model_options(params: Params) -> dict:
+    """How a trained model plays a stream in the benchmark (greedy, the configured window)."""
+    return {"window_turns": params.model.window_turns, "max_new_tokens": params.model.max_new_tokens}
+
+
+def bench(params: Params, trajectories: str, items: str, out: str, train_items: str | None = None,
+          policies: list[str] | None = None, model: str | None = None) -> dict:
+    """Run and score every policy (params.yaml bench.policies) on the bench split; the policy ``model``
+    is the model folder ``--model`` (played as ``model:PATH``)."""
+    from streampro.bench.evaluate import bench_all
+
+    if policies and "model" in policies and not model:
+        raise ValueError("the policy 'model' needs --model (a model folder)")
+    names = [f"model:{model}" if p == "model" else p for p in policies] if policies else None
+    return bench_all(params.bench, trajectories, items, train_items, out, names, seed=params.seed,
+                     model_options=model_options(params))
+
+
+def report(params: Params, bench: list[str], out: str) -> dict:
+    """One table comparing every policy scored in the ``bench`` folders (their ``*/metrics.json``)."""
+    from streampro.bench.report import collect_metrics, write_comparison
+
+    return write_comparison(out, collect_metrics(bench))
+
+
+# --- commands (not DAG steps) ----------------------------------------------------------------------
+def bench_run(params: Params, policy: str, trajectories: str, items: str, out: str,
+              train_items: str | None = None) -> dict:
+    """Replay the bench trajectories to one policy and write its predictions."""
+    from streampro.bench.evaluate import run_policy_file
+
+    return {"predictions": run_policy_file(policy, trajectories, items, train_items, out, seed=params.seed,
+                                           model_options=model_options(params))}
+
+
+def bench_score(params: Params, items: str, predictions: str, out: str, judge: str | None = None) -> dict:
+    """Score one predictions file with StreamPro-F1."""
+    from streampro.bench.evaluate import score_file
+    from streampro.bench.judges import judge_from
+
+    return score_file(items, predictions, out, judge_from(params.bench, judge))
+
+
+def peers(format: str, annotations: str, out: str, video_root: str | None = None) -> dict:
+    """Import a peer benchmark's annotations as bench items."""
+    from streampro.bench.peers import import_peer, write_import
+
+    return write_import(import_peer(annotations, format), out, video_root)
+
+
+def export_stream(trajectories: str, manifest: str, out: str) -> dict:
+    """Trajectories as ms-swift "stream" records."""
+    from streampro.data.streamo import export_stream as export
+
+    return {"records": export(trajectories, manifest, out)}
+
+
+def stream(params: Params, model: str, video: str, question: str, query_time: float = 0.0, sample: bool = False,
+           show_silence: bool = False) -> dict:
+    """A trained model watches a video; its responses are printed as it plays."""
+    import sys
+
+    from streampro.data.video import live_turns
+    from streampro.model.stream import StreamingModel
+    from streampro.policy import Stream, play
+
+    cfg = params.slice
+    turns = live_turns(video, cfg.sample_fps, cfg.frame_size, cfg.jpeg_quality, question, query_time)
+    policy = StreamingModel.from_pretrained(model, window_turns=params.model.window_turns,
+                                            max_new_tokens=params.model.max_new_tokens, do_sample=sample,
+                                            seed=params.seed)
+    responses = []
+    for turn, output, response in play(policy, Stream("live", video, "", cfg.sample_fps, len(turns)), turns):
+        if response is not None:
+            responses.append(response.model_dump())
+        if response is not None or show_silence:
+            print(f"[{turn.start:6.1f}s] {output}", flush=True)
+    print(f"{len(responses)} response(s) over {len(turns)} turns", file=sys.stderr)
+    return {"responses": responses}
+
+
+def submit(host: str | None, pipeline: str = "pipelines/full.py", experiment: str = "streampro",
+           run_name: str | None = None, arguments: str | None = None, dry_run: bool = False) -> dict:
+    """Compile a pipeline file and create a run on a Kubeflow Pipelines endpoint."""
+    from streampro.submit import submit as submit_run
+
+    host = host or os.environ.get("KFP_HOST")
+    if not host and not dry_run:
+        raise ValueError("--host (or $KFP_HOST) is required to submit")
+    return submit_run(host, pipeline, experiment, run_name, json.loads(arguments) if arguments else None, dry_run)
+
+
+def steps(json: bool = False, markdown: bool = False) -> None:
+    """Print the step table."""
+    from streampro.steptable import table_markdown, table_rows
+
+    rows = table_rows(STEPS)
+    if json:
+        import json as json_module
+
+        print(json_module.dumps(rows, indent=2))
+    elif markdown:
+        print(table_markdown(STEPS))
+    else:
+        for r in rows:
+            print(f"{r['step']:13} {r['cli']:27} {r['entry']:32} dag: {r['tasks'] or '-'}  # {r['summary']}")
+
+
+# --- what the Kubeflow UI shows of a step's result -------------------------------------------------
+def _sft_metrics(summary: dict) -> dict:
+    return {k: summary[k] for k in ("global_step", "train_loss", "p_response_right", "p_response_elsewhere")}
+
+
+def _grpo_metrics(summary: dict) -> dict:
+    out = {"global_step": summary["global_step"]}
+    for when in ("first", "last"):
+        out.update({f"reward_{k}_{when}": v for k, v in (summary.get(f"rewards_{when}") or {}).items() if k != "step"})
+    return out
+
+
+def _bench_metrics(results: dict) -> dict:
+    return {f"{'model' if name.startswith('model:') else name}.{key}": m[key] for name, m in results.items()
+            for key in ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1") if key in m}
+
+
+def _report_metrics(results: dict) -> dict:
+    return {f"{p}.{k}": m[k] for p, m in results.items() for k in ("overall_w_avg", "overall_avg") if k in m}
+
+
+def _w_avg(results: dict) -> dict:
+    return {p: m.get("overall_w_avg") for p, m in results.items()}
+
+
+# --- the table -------------------------------------------------------------------------------------
+OUT_DIR = "output folder (local path or gs://bucket/prefix)"
+TRAIN_ITEMS = In("world", layout.items_file("sft"))
+MODEL = In("model", kind="Model")
+BENCH_INPUTS = {"trajectories": "slice.trajectories", "world": "world"}
+_steps = [
+    Step("synth", "render the synthetic video world with exact ground truth",
+         "Render MP4 videos of simple scenes and write the manifest, the sft/rl/bench items with exact ground truth "
+         "for the seven StreamPro-Bench tasks, and summary.json (layout: streampro/layout.py).", synth,
+         (Arg("out", OUT_DIR, required=True, dag=Out("world")),
+          Arg("videos", "videos in EACH split (default: params.yaml synth.videos per split)", int),
+          Arg("seed", "world seed (default: params.yaml seed)", int)),
+         dag=Dag((Task("synth"),), world=True)),
+    Step("ingest", "import Streamo raw annotations as a world (the own-data entry)",
+         "Read Streamo's raw annotation format (a JSON list or JSON lines of records with video_name, video_path, "
+         "task_type, source, question [{content, time}], response [{content, st_time, end_time, time}]), one file per "
+         "split, and write one world: OUT/manifest.jsonl, OUT/items/SPLIT.jsonl, OUT/dead_letters.jsonl and "
+         "OUT/summary.json. task_type maps to a task through params.yaml ingest.task_map (docs/interop.md).", ingest,
+         (Arg("annotations", "Streamo raw annotation files, SPLIT=FILE or FILE (then --split); local or gs://",
+              many=True, required=True, kfp_param=True),
+          Arg("out", "output folder", required=True, dag=Out("world")),
+          Arg("split", "split of a FILE given without SPLIT= (default: params.yaml ingest.split)", choices=SPLITS),
+          Arg("video_root", "folder that relative video_path values are under", kfp_param=True)),
+         dag=Dag((Task("ingest"),), world=True)),
+    Step("rubrics", "rubric checkpoints for RL items without them (openai judge, offline, cached)",
+         "For each item of ITEMS without a rubric (every item with --force), the openai judge (bench.judge_url, "
+         "bench.judge_model) writes 6-10 binary checkpoints (granularity, coherence, coverage) from the question and "
+         "answers; calls are cached. Items that carry a rubric (the synthetic world's) are kept. Writes all items to "
+         "OUT.", rubrics,
+         (Arg("items", "items .jsonl (the rl split)", required=True, dag=In("world", layout.items_file("rl"))),
+          Arg("out", "items .jsonl to write", required=True, dag=Out("rl_items")),
+          Arg("force", "rewrite rubrics that exist", switch=True)),
+         dag=Dag((Task("rubrics", {"world": "world"}),), judge_key=True)),
+    Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
+         "Decode each video at slice.sample_fps, resize frames to slice.frame_size, and write one trajectory per item "
+         "(a turn per frame, the question at its turn, </Silence> or </Response> + answer per turn) as sharded Parquet "
+         "per split under OUT/{sft,rl,bench}/, bad inputs to OUT/dead_letters/, counts to OUT/summary.json. Any other "
+         "flags are Beam pipeline options, e.g. --runner DataflowRunner --project P --region R --temp_location "
+         "gs://B/tmp --sdk_container_image IMAGE, or --direct_num_workers 2.", slice,
+         (Arg("manifest", "manifest.jsonl (local or gs://)", required=True, dag=In("world", layout.MANIFEST)),
+          Arg("out", OUT_DIR, required=True, dag=Out("trajectories")),
+          Arg("items", "item files (default: items/{sft,rl,bench}.jsonl beside the manifest)", many=True,
+              dag=(In("world", layout.items_file("sft")), In("rl_items"), In("world", layout.items_file("bench")))),
+          Arg("beam_args", "Beam pipeline options (on the command line: any flag not listed here)", many=True,
+              kfp_param=True)),
+         extra_args="beam_args",
+         dag=Dag((Task("slice", {"world": "world", "rl_items": "rubrics.rl_items"}),))),
+    Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
+         "Fine-tune the model of params.yaml model.name_or_path ('tiny': a small Qwen2.5-VL built locally) on sliced "
+         "trajectories in the streaming format, supervising only the assistant tokens, with sft.loss (ce | focal | "
+         "cb_stream). Saves the model and processor to OUT, checkpoints every sft.save_steps under OUT/checkpoints, and "
+         "resumes from the last one when re-run with the same settings.", sft,
+         (Arg("trajectories", "training trajectories (a split folder of Parquet shards)", required=True,
+              dag=In("trajectories", "sft")),
+          Arg("out", "output folder for the model", required=True, dag=Out("model", "Model")),
+          Arg("eval_trajectories", "held-out trajectories for the decision probabilities logged while training "
+              "(default: the last training streams)", dag=In("trajectories", "rl")),
+          Arg("plots", "JSON log of step, loss and decision probabilities (dvc plots)"),
+          Arg("max_steps", "override sft.max_steps", int)),
+         dag=Dag((Task("sft", {"trajectories": "slice.trajectories"}, gpu=True),), image="gpu", cache=False,
+                 metrics=_sft_metrics)),
+    Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
+         "From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, temperature "
+         "grpo.temperature), reward each episode with R = w_fmt*R_fmt + w_turn*R_turn + w_traj*R_traj "
+         "(grpo.reward_weights; R_turn with the universal tolerance grpo.tau; R_traj from the items' rubrics graded by "
+         "bench.judge), and update the policy with TRL's GRPOTrainer; only the policy's own tokens carry loss. Each "
+         "reward component is logged per step. Saves the model to OUT; resumes from OUT/checkpoints.", grpo,
+         (Arg("model", "the SFT model folder", required=True, dag=In("sft_model", kind="Model")),
+          Arg("trajectories", "rl trajectories (a split folder of Parquet shards)", required=True,
+              dag=In("trajectories", "rl")),
+          Arg("out", "output folder for the model", required=True, dag=Out("model", "Model")),
+          Arg("plots", "JSON log of the reward components per step (dvc plots)"),
+          Arg("max_steps", "override grpo.max_steps", int)),
+         dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories"}, gpu=True),),
+                 image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics)),
+    Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
+         "For each policy in params.yaml bench.policies (or --policies): run it over the bench trajectories, score it, "
+         "write OUT/POLICY/{predictions.jsonl,metrics.json,report.md,report.html}, then OUT/{metrics.json,report.md,"
+         "report.html} comparing them.", bench,
+         (Arg("trajectories", "folder of bench trajectory Parquet shards", required=True,
+              dag=In("trajectories", "bench")),
+          Arg("items", "the bench items (items/bench.jsonl)", required=True, dag=In("world", layout.items_file("bench"))),
+          Arg("out", "output folder", required=True, dag=Out("results")),
+          Arg("train_items", "training items, for every-turn and random", dag=TRAIN_ITEMS),
+          Arg("policies", "silent | every-turn | random | oracle | model (the --model folder) | model:PATH | "
+              "offline:PATH (default: params.yaml bench.policies)", many=True, kfp_param=True),
+          Arg("model", "a trained model folder, the policy 'model'", dag=MODEL)),
+         command=("bench", "all"), show=_w_avg,
+         dag=Dag((Task("bench", BENCH_INPUTS),
+                  Task("bench_sft", {**BENCH_INPUTS, "model": "sft.model"}, {"policies": ["model"]}, gpu=True),
+                  Task("bench_grpo", {**BENCH_INPUTS, "model": "grpo.model"}, {"policies": ["model"]}, gpu=True)),
+                 image="gpu", judge_key=True, metrics=_bench_metrics)),
+    Step("report", "one table comparing every policy scored",
+         "Collect BENCH_DIR/*/metrics.json from one or more bench outputs and write OUT/metrics.json "
+         "({policy: metrics}), report.md, report.html and per_task_f1.json.", report,
+         (Arg("bench", "bench output folders", many=True, required=True,
+              dag=(In("baselines"), In("sft_bench"), In("grpo_bench"))),
+          Arg("out", "output folder", required=True, dag=Out("table"))),
+         show=_w_avg,
+         dag=Dag((Task("report", {"baselines": "bench.results", "sft_bench": "bench_sft.results",
+                                  "grpo_bench": "bench_grpo.results"}),),
+                 metrics=_report_metrics, ui={"html": "report.html", "markdown": "report.md"})),
+    Step("bench-run", "replay the bench trajectories to one policy, write predictions",
+         "Replay each bench trajectory turn by turn to a policy (silent, every-turn, random, oracle, model:PATH or "
+         "offline:PATH) and write its responses, stamped by the time rule.", bench_run,
+         (Arg("policy", "silent | every-turn | random | oracle | model:PATH | offline:PATH", required=True),
+          Arg("trajectories", "folder of bench trajectory Parquet shards", required=True),
+          Arg("items", "the bench items (items/bench.jsonl)", required=True),
+          Arg("out", "predictions .jsonl to write", required=True),
+          Arg("train_items", "training items, for every-turn and random")),
+         command=("bench", "run")),
+    Step("bench-score", "score a predictions file (StreamPro-F1)",
+         "Score predictions against items: per task Time, Acc, Precision, Recall, F1; per dimension; overall Avg and "
+         "W-Avg (0-100). Writes OUT/metrics.json, report.md, report.html. A bad predictions file is rejected whole, "
+         "naming the line.", bench_score,
+         (Arg("items", "items .jsonl", required=True),
+          Arg("predictions", "predictions .jsonl", required=True),
+          Arg("out", "output folder", required=True),
+          Arg("judge", "default: params.yaml bench.judge", choices=("rule", "openai"))),
+         command=("bench", "score")),
+    Step("stream", "watch a video with a streaming model and print its responses as it plays",
+         "Decode VIDEO at slice.sample_fps, feed it turn by turn to the model (KV cache, sliding window of "
+         "model.window_turns), ask QUESTION at --query-time, and print every response with its time.", stream,
+         (Arg("model", "a trained streaming model (folder or model id)", required=True),
+          Arg("video", "a video file (local or gs://)", required=True),
+          Arg("question", "the question to ask", required=True),
+          Arg("query_time", "when the question is asked (seconds)", float, default=0.0),
+          Arg("sample", "sample instead of greedy decoding", switch=True),
+          Arg("show_silence", "also print the silent turns", switch=True)),
+         show=lambda result: None),
+    Step("peers", "import peer benchmark annotations (OVO-Bench FAR, StreamingBench)",
+         "Import a peer benchmark's annotation file as this project's bench items: OVO-Bench's Forward Active "
+         "Responding tasks (REC, SSR, CRR; re-scored with StreamPro-F1) or StreamingBench's real-time questions "
+         "(multiple choice, scored as accuracy). Writes OUT/manifest.jsonl, OUT/items/bench.jsonl, "
+         "OUT/dead_letters.jsonl, OUT/summary.json. The mapping: docs/peers.md.", peers,
+         (Arg("format", "the peer benchmark's format", required=True, choices=("ovo-far", "streamingbench")),
+          Arg("annotations", "ovo_bench_new.json or questions_real.json", required=True),
+          Arg("out", "output folder", required=True),
+          Arg("video_root", "folder the annotation's video paths are under")),
+         params=False),
+    Step("export-stream", "export trajectories as ms-swift 'stream' records (Streamo's trainer format)",
+         "Write every trajectory under --trajectories as one JSON line {messages, videos}: a system turn, per second a "
+         "user turn '<Xs-Ys>\\n<stream>' (the question text before it at its turn) and the assistant turn </Silence> "
+         "or </Response> + answer.", export_stream,
+         (Arg("trajectories", "a split folder of trajectory Parquet shards", required=True),
+          Arg("manifest", "the manifest the trajectories were sliced from", required=True),
+          Arg("out", "output .jsonl", required=True)),
+         params=False),
+    Step("submit", "compile pipelines/full.py and submit it to a Kubeflow Pipelines endpoint",
+         "Compile the pipeline (as `kfp dsl compile` does) and create a run with kfp.Client, in one go. Pipeline "
+         "arguments default to params.yaml; --arguments overrides them, e.g. '{\"params\": {...}}'. --dry-run only "
+         "compiles.", submit,
+         (Arg("host", "KFP endpoint (default: $KFP_HOST)"),
+          Arg("pipeline", "pipeline file (default: %(default)s)", default="pipelines/full.py"),
+          Arg("experiment", "experiment name (default: %(default)s)", default="streampro"),
+          Arg("run_name", "run name (default: KFP's)"),
+          Arg("arguments", "JSON object of pipeline arguments"),
+          Arg("dry_run", "compile only", switch=True)),
+         params=False),
+    Step("steps", "print the step table (CLI, library entry, dvc stages and KFP tasks)",
+         "Print the step table: for every step its CLI command, library entry point, and its dvc stages and KFP tasks "
+         "(the same names).", steps,
+         (Arg("json", "machine-readable output", switch=True),
+          Arg("markdown", "the table of docs/steps.md", switch=True)),
+         params=False),
+]
+STEPS: dict[str, Step] = {step.name: step for step in _steps}

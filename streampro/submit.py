@@ -47,25 +47,3 @@ def submit(host: str, pipeline: str = "pipelines/full.py", experiment: str = "st
     run = client.create_run_from_pipeline_package(package, arguments=arguments or {}, run_name=run_name,
                                                   experiment_name=experiment)
     return {"compiled": package, "submitted": True, "run_id": run.run_id, "url": f"{host.rstrip('/')}/#/runs/details/{run.run_id}"}
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "submit", help="compile pipelines/full.py and submit it to a Kubeflow Pipelines endpoint",
-        description="Compile the pipeline (as `kfp dsl compile` does) and create a run with kfp.Client, in one go. "
-        "Pipeline arguments default to params.yaml; --arguments overrides them, e.g. "
-        "'{\"params\": {...}}'. --dry-run only compiles.",
-    )
-    p.add_argument("--host", required=False, default=os.environ.get("KFP_HOST"), help="KFP endpoint (or $KFP_HOST)")
-    p.add_argument("--pipeline", default="pipelines/full.py", help="pipeline file (default: %(default)s)")
-    p.add_argument("--experiment", default="streampro")
-    p.add_argument("--run-name", default=None)
-    p.add_argument("--arguments", default=None, help="JSON object of pipeline arguments")
-    p.add_argument("--dry-run", action="store_true", help="compile only")
-
-
-def handle(args) -> dict:
-    if not args.host and not args.dry_run:
-        raise ValueError("--host (or $KFP_HOST) is required to submit")
-    arguments = json.loads(args.arguments) if args.arguments else None
-    return submit(args.host, args.pipeline, args.experiment, args.run_name, arguments, args.dry_run)

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from streampro import io, steps
+from streampro import storage, steps
 from streampro.bench.evaluate import bench_all, score
-from streampro.bench.judges import RuleJudge
+from streampro.bench.rule_judge import RuleJudge
 from streampro.config import BenchParams, load_params
 from streampro.schema import RecordError
 from tests.conftest import REPO
@@ -25,7 +25,7 @@ def test_oracle_scores_100_and_silent_0_through_the_harness(synth_world, sliced,
     assert all(oracle[f"{t}_f1"] == 100 for t in tasks) and oracle["overall_w_avg"] == 100
     assert all(silent[f"{t}_f1"] == 0 for t in tasks) and silent["overall_w_avg"] == 0
     assert 0 < results["every-turn"]["overall_w_avg"] < 50
-    preds = io.read_text(str(tmp_path / "oracle" / "predictions.jsonl")).splitlines()
+    preds = storage.read_text(str(tmp_path / "oracle" / "predictions.jsonl")).splitlines()
     assert len(preds) == 14
     for name in ("metrics.json", "report.md", "report.html"):
         assert (tmp_path / name).exists() and (tmp_path / "oracle" / name).exists()
@@ -53,6 +53,6 @@ def test_bad_predictions_are_rejected_naming_the_line(tmp_path, bad, line, field
     preds = tmp_path / "pred.jsonl"
     preds.write_text("".join(json.dumps(p) + "\n" for p in bad))
     with pytest.raises(RecordError) as info:
-        score(io.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge())
+        score(storage.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge())
     assert (info.value.line, info.value.field) == (line, field)
     assert not (tmp_path / "out" / "metrics.json").exists()  # nothing scored from a half-read file

@@ -1,7 +1,7 @@
 """StreamPro-F1 against hand-computed values."""
 import pytest
 
-from streampro.bench.judges import RuleJudge
+from streampro.bench.rule_judge import RuleJudge
 from streampro.bench.metric import iou, parse_span, s_time, score_item
 from streampro.bench.scoring import aggregate
 from streampro.schema import Answer, Item, Response

@@ -93,7 +93,7 @@ def test_gives_up_after_retries(endpoint, tmp_path, monkeypatch):
 
 
 def test_rubrics_step_writes_checkpoints_for_items_without_them(endpoint, tmp_path, monkeypatch):
-    from streampro import io, steps
+    from streampro import storage, steps
     from streampro.config import load_params
     from tests.conftest import REPO
 
@@ -105,15 +105,15 @@ def test_rubrics_step_writes_checkpoints_for_items_without_them(endpoint, tmp_pa
         "judge": "openai", "judge_url": endpoint, "judge_model": "judge-7b", "judge_cache": str(tmp_path / "cache")})})
     kept = ITEM.model_copy(update={"item_id": "b", "rubric": [Rubric(rubric_id="x", aspect="coverage", rubric="r")]})
     items = tmp_path / "rl.jsonl"
-    io.write_records(str(items), [ITEM, kept])
+    storage.write_records(str(items), [ITEM, kept])
     summary = steps.rubrics(params, str(items), str(tmp_path / "out.jsonl"))
     assert summary == {"items": 2, "rubrics_written": 1, "kept": 1}
-    written = {i.item_id: i for i in io.read_items(str(tmp_path / "out.jsonl"))}
+    written = {i.item_id: i for i in storage.read_items(str(tmp_path / "out.jsonl"))}
     assert [r.aspect for r in written["a"].rubric] == [p["aspect"] for p in points] and written["b"].rubric == kept.rubric
     steps.rubrics(params, str(items), str(tmp_path / "again.jsonl"))
     assert len(FakeEndpoint.requests) == 1  # cached
     FakeEndpoint.replies = [(200, json.dumps({"checkpoints": points[:3]}))]
-    io.write_records(str(items), [ITEM.model_copy(update={"question": "Another question?"})])
+    storage.write_records(str(items), [ITEM.model_copy(update={"question": "Another question?"})])
     with pytest.raises(JudgeError, match="expected 6-10 checkpoints"):
         steps.rubrics(params, str(items), str(tmp_path / "x.jsonl"))
     with pytest.raises(ValueError, match="cannot write one"):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streampro.bench.judges import RuleJudge
+from streampro.bench.rule_judge import RuleJudge
 from streampro.bench.peers import import_peer, write_import
 from streampro.bench.scoring import aggregate, score_all
 from streampro.schema import Prediction, Response

@@ -29,13 +29,18 @@ def ir(tmp_path_factory):
 
 def test_every_step_in_order(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
-    assert set(tasks) == {"synth", "rubrics", "slice-videos", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
+    assert set(tasks) == {"synth", "rubrics", "slice", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
     deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
-    assert deps["rubrics"] == {"synth"} and deps["slice-videos"] == {"synth", "rubrics"}
-    assert deps["sft"] == {"slice-videos"}
-    assert deps["grpo"] == {"sft", "slice-videos"}
-    assert deps["bench-2"] == {"sft", "slice-videos", "synth"} and deps["bench-3"] == {"grpo", "slice-videos", "synth"}
+    assert deps["rubrics"] == {"synth"} and deps["slice"] == {"synth", "rubrics"}
+    assert deps["sft"] == {"slice"}
+    assert deps["grpo"] == {"sft", "slice"}
+    assert deps["bench-2"] == {"sft", "slice", "synth"} and deps["bench-3"] == {"grpo", "slice", "synth"}
     assert deps["report"] == {"bench", "bench-2", "bench-3"}
+    # each task shows the name of its dvc stage
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    shown = {t["taskInfo"]["name"] for t in tasks.values()}
+    assert shown == {"synth", "rubrics", "slice", "sft", "grpo", "bench", "bench_sft", "bench_grpo", "report"}
+    assert shown <= set(stages)
 
 
 def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
@@ -62,7 +67,7 @@ def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
 def test_caching_on_for_deterministic_steps_only(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
     caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
-    assert caching == {"synth": True, "rubrics": True, "slice-videos": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
+    assert caching == {"synth": True, "rubrics": True, "slice": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
                        "bench-3": True, "report": True}
 
 
@@ -76,13 +81,8 @@ def test_parameter_defaults_are_params_yaml(ir):
 
 
 def test_committed_yaml_is_not_stale(ir):
-    def documents(text):  # the IR itself; KFP's header comment lists the defaults in no fixed order
-        docs = list(yaml.safe_load_all(text))
-        docs[0].pop("sdkVersion", None)
-        return docs
-
     committed = (REPO / "pipelines" / "full.yaml").read_text()
-    assert documents(committed) == documents(ir["text"]), \
+    assert _documents(committed) == _documents(ir["text"]), \
         "pipelines/full.yaml is stale: run `kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml`"
 
 
@@ -104,16 +104,22 @@ def test_whole_pipeline_runs_locally(tmp_path):
     assert "| oracle | 100.0 |" in report.read_text()
 
 
-def test_compiles_with_the_kfp_cli(tmp_path):
+def _documents(text):  # the IR itself; KFP's header comment lists the defaults in no fixed order
+    docs = list(yaml.safe_load_all(text))
+    docs[0].pop("sdkVersion", None)
+    return docs
+
+
+def test_compiles_with_the_kfp_cli(tmp_path, ir):
     out = tmp_path / "full.yaml"
     kfp_cli = str(__import__("pathlib").Path(sys.executable).parent / "kfp")
     subprocess.run([kfp_cli, "dsl", "compile", "--py", str(REPO / "pipelines" / "full.py"),
                     "--output", str(out)], check=True, capture_output=True, cwd=REPO,
                    env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
-    assert out.exists()
+    assert _documents(out.read_text()) == _documents(ir["text"])  # the same IR as the compiler API's
 
 
-def test_streampro_submit_dry_run_compiles(tmp_path, monkeypatch):
+def test_streampro_submit_dry_run_compiles(tmp_path, ir):
     import shutil
 
     from streampro.cli import main
@@ -121,8 +127,11 @@ def test_streampro_submit_dry_run_compiles(tmp_path, monkeypatch):
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     shutil.copytree(REPO / "components", tmp_path / "components")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "pipelines" / "full.yaml").unlink()
     assert main(["submit", "--dry-run", "--pipeline", str(tmp_path / "pipelines" / "full.py")]) == 0
-    assert (tmp_path / "pipelines" / "full.yaml").exists()
+    compiled = _documents((tmp_path / "pipelines" / "full.yaml").read_text())
+    assert compiled[0]["pipelineInfo"]["name"] == "streampro-full"
+    assert set(compiled[0]["root"]["dag"]["tasks"]) == set(ir["pipeline"]["root"]["dag"]["tasks"])
     assert main(["submit"]) == 2  # no --host: a clear error, not a traceback
 
 
@@ -138,23 +147,21 @@ def test_own_data_pipeline_swaps_synth_for_ingest(tmp_path):
     assert "ingest" in tasks and "synth" not in tasks
     assert tasks["rubrics"]["dependentTasks"] == ["ingest"]
     assert set(ir["root"]["inputDefinitions"]["parameters"]) == {"annotations", "video_root", "params"}
-    committed = list(yaml.safe_load_all((REPO / "pipelines" / "own_data.yaml").read_text()))
-    committed[0].pop("sdkVersion", None)
-    fresh = list(yaml.safe_load_all(path.read_text()))
-    fresh[0].pop("sdkVersion", None)
-    assert committed == fresh, "pipelines/own_data.yaml is stale: recompile it"
+    assert tasks["ingest"]["inputs"]["parameters"]["annotations"]["componentInputParameter"] == "annotations"
+    assert _documents((REPO / "pipelines" / "own_data.yaml").read_text()) == _documents(path.read_text()), \
+        "pipelines/own_data.yaml is stale: recompile it"
 
 
 def test_ingest_splits_builds_one_world(tmp_path):
     import json
 
-    from streampro import io
+    from streampro import storage
     from streampro.config import IngestParams
     from streampro.data.streamo import ingest_splits
 
     raw = REPO / "examples" / "streamo" / "annotations.json"
     summary = ingest_splits({"sft": str(raw), "bench": str(raw)}, IngestParams(), str(tmp_path / "world"))
     assert summary["records_read"] == 4 and summary["videos"] == 2
-    assert len(io.read_items(str(tmp_path / "world" / "items" / "sft.jsonl"))) == 3
-    assert {i.split for i in io.read_items(str(tmp_path / "world" / "items" / "bench.jsonl"))} == {"bench"}
+    assert len(storage.read_items(str(tmp_path / "world" / "items" / "sft.jsonl"))) == 3
+    assert {i.split for i in storage.read_items(str(tmp_path / "world" / "items" / "bench.jsonl"))} == {"bench"}
     assert json.loads((tmp_path / "world" / "summary.json").read_text())["items"] == 6

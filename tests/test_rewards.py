@@ -1,11 +1,12 @@
 """GRPO rewards against hand-computed cases."""
 import pytest
 
-from streampro.bench.judges import RuleJudge
+from streampro.bench.rule_judge import RuleJudge
 from streampro.schema import Answer, Item, Response, Rubric, RubricCheck
 from streampro.tasks import get_task
-from streampro.train.rewards import (FormatReward, TrajectoryReward, TurnReward, format_reward, predictions_of,
-                                     trajectory_reward, turn_reward)
+from streampro.policy import responses_of
+from streampro.train.rewards import (FormatReward, TrajectoryReward, TurnReward, format_reward, trajectory_reward,
+                                     turn_reward)
 
 JUDGE = RuleJudge()
 
@@ -64,7 +65,7 @@ def test_empty_trajectories():
     assert format_reward([]) == 0
     assert turn_reward(with_rubric, [], JUDGE, tau=8) == 0
     assert trajectory_reward(with_rubric, [], JUDGE) == 0
-    assert predictions_of([]) == []
+    assert responses_of([]) == []
 
 
 def test_trajectory_reward_is_the_mean_of_rubric_checkpoints():
@@ -78,6 +79,6 @@ def test_trajectory_reward_is_the_mean_of_rubric_checkpoints():
         "</Response> the circle turned red"]
     assert TrajectoryReward({"i": it}, JUDGE)(None, None, turn_outputs=[outputs], item_id=["i"]) == [1.0]
     swapped = ["</Response> red"] + outputs[1:10] + ["</Response> blue"]
-    assert trajectory_reward(it, predictions_of(swapped), JUDGE) == pytest.approx(2 / 3)  # out of order
+    assert trajectory_reward(it, responses_of(swapped), JUDGE) == pytest.approx(2 / 3)  # out of order
     turn = TurnReward({"i": it}, JUDGE, tau=8)(None, None, turn_outputs=[outputs], item_id=["i"])
     assert turn == [pytest.approx(2.0)]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streampro import io
+from streampro import storage
 from streampro.schema import Prediction, RecordError
 
 GOOD_ITEM = {
@@ -22,17 +22,17 @@ def _write(tmp_path: Path, name: str, records: list) -> str:
 
 
 def _items_error(tmp_path, bad: dict) -> RecordError:
-    manifest = io.read_manifest(_write(tmp_path, "manifest.jsonl", [VIDEO]))
+    manifest = storage.read_manifest(_write(tmp_path, "manifest.jsonl", [VIDEO]))
     path = _write(tmp_path, "items.jsonl", [GOOD_ITEM, {**bad, "item_id": "y-OU"} if bad is not GOOD_ITEM else bad])
     with pytest.raises(RecordError) as info:
-        io.read_items(path, manifest)
+        storage.read_items(path, manifest)
     assert info.value.source == path and info.value.line == 2
     return info.value
 
 
 def test_good_items_read(tmp_path):
-    manifest = io.read_manifest(_write(tmp_path, "manifest.jsonl", [VIDEO]))
-    items = io.read_items(_write(tmp_path, "items.jsonl", [GOOD_ITEM]), manifest)
+    manifest = storage.read_manifest(_write(tmp_path, "manifest.jsonl", [VIDEO]))
+    items = storage.read_items(_write(tmp_path, "items.jsonl", [GOOD_ITEM]), manifest)
     assert items[0].answers[0].time == 8
     assert manifest["v1"].uri == str(tmp_path / "videos" / "v1.mp4")  # resolved against the manifest
 
@@ -76,7 +76,7 @@ def test_unknown_video(tmp_path):
 def test_bad_json_line(tmp_path):
     path = _write(tmp_path, "items.jsonl", [GOOD_ITEM, "{not json"])
     with pytest.raises(RecordError, match=r"items.jsonl:2: not valid JSON"):
-        io.read_items(path)
+        storage.read_items(path)
 
 
 def test_unsupported_schema_version(tmp_path):
@@ -92,7 +92,7 @@ def test_duplicate_ids(tmp_path):
 def test_manifest_errors(tmp_path):
     path = _write(tmp_path, "manifest.jsonl", [VIDEO, {**VIDEO, "video_id": "v2", "duration": -1}])
     with pytest.raises(RecordError, match=r"manifest.jsonl:2: field 'duration'"):
-        io.read_manifest(path)
+        storage.read_manifest(path)
 
 
 def test_predictions_unsorted_and_negative(tmp_path):
@@ -101,5 +101,5 @@ def test_predictions_unsorted_and_negative(tmp_path):
     for bad, field in [(unsorted, "responses.1"), (negative, "responses.0.time")]:
         path = _write(tmp_path, "pred.jsonl", [bad])
         with pytest.raises(RecordError) as info:
-            io.read_records(path, Prediction)
+            storage.read_records(path, Prediction)
         assert info.value.line == 1 and info.value.field.startswith(field)

@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from streampro import io, protocol
+from streampro import storage, protocol
 from streampro.config import SliceParams
 from streampro.data.beam_slice import DEAD, ParseRecords, SliceVideos
 from streampro.data.parquet import read_trajectories
@@ -58,7 +58,7 @@ def test_parse_records_sends_bad_lines_to_dead_letters():
 def test_slice_videos_transform_labels_each_turn(synth_world):
     manifest = str(synth_world / "manifest.jsonl")
     items_file = str(synth_world / "items" / "bench.jsonl")
-    items = io.read_items(items_file)
+    items = storage.read_items(items_file)
     expected = {i.item_id: {due_turn(a, 1.0): protocol.response(a.text) for a in i.answers} for i in items}
 
     def labels(row):
@@ -75,8 +75,8 @@ def test_slice_videos_transform_labels_each_turn(synth_world):
 def test_whole_job_on_the_synthetic_world(synth_world, tmp_path):
     out = tmp_path / "sliced"
     summary = run_slice(str(synth_world / "manifest.jsonl"), str(out), PARAMS)
-    manifest = io.read_manifest(str(synth_world / "manifest.jsonl"))
-    items = {i.item_id: i for s in ("sft", "rl", "bench") for i in io.read_items(str(synth_world / "items" / f"{s}.jsonl"))}
+    manifest = storage.read_manifest(str(synth_world / "manifest.jsonl"))
+    items = {i.item_id: i for s in ("sft", "rl", "bench") for i in storage.read_items(str(synth_world / "items" / f"{s}.jsonl"))}
     assert summary["trajectories_written"] == len(items) and summary["dead_letters"] == 0
     assert summary["silence_per_response"] > 5
     seen = set()
@@ -101,8 +101,8 @@ def test_whole_job_on_the_synthetic_world(synth_world, tmp_path):
 def test_bad_inputs_land_in_dead_letters_and_counts_add_up(synth_world, tmp_path):
     world = tmp_path / "world"
     (world / "videos").mkdir(parents=True)
-    manifest = io.read_manifest(str(synth_world / "manifest.jsonl"))
-    good = io.read_items(str(synth_world / "items" / "bench.jsonl"))[:3]
+    manifest = storage.read_manifest(str(synth_world / "manifest.jsonl"))
+    good = storage.read_items(str(synth_world / "items" / "bench.jsonl"))[:3]
     videos = []
     for item in good:
         shutil.copy(manifest[item.video_id].uri, world / "videos" / f"{item.video_id}.mp4")

@@ -6,18 +6,18 @@ import decord
 import numpy as np
 import pytest
 
-from streampro import io
+from streampro import storage
 from streampro.config import SplitSizes, SynthParams
 from streampro.synth.scene import BACKGROUND, COLOURS
-from streampro.synth.tasks import GENERATORS
+from streampro.synth.scenarios import GENERATORS
 from streampro.synth.world import build_records
 from streampro.tasks import SPB_TASKS, get_task
 from tests.conftest import TINY_SYNTH
 
 
 def _load(world):
-    manifest = io.read_manifest(str(world / "manifest.jsonl"))
-    items = [i for s in ("sft", "rl", "bench") for i in io.read_items(str(world / "items" / f"{s}.jsonl"), manifest)]
+    manifest = storage.read_manifest(str(world / "manifest.jsonl"))
+    items = [i for s in ("sft", "rl", "bench") for i in storage.read_items(str(world / "items" / f"{s}.jsonl"), manifest)]
     return manifest, items
 
 

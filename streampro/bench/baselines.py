@@ -108,7 +108,8 @@ def make_policy(name: str, items: list[Item], train_items: list[Item], seed: int
     if name.startswith("offline:"):
         from streampro.model.offline import OfflinePolicy
 
-        return OfflinePolicy.from_pretrained(name.split(":", 1)[1], **(model_options or {}))
+        max_new_tokens = (model_options or {}).get("max_new_tokens", 24)  # the window is the streaming model's
+        return OfflinePolicy.from_pretrained(name.split(":", 1)[1], max_new_tokens=max_new_tokens)
     if name == "silent":
         return SilentPolicy()
     if name == "every-turn":

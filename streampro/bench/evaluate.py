@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from streampro import io
+from streampro import storage
 from streampro.bench.baselines import make_policy
 from streampro.bench.harness import run_policy
-from streampro.bench.judges import make_judge
+from streampro.bench.judges import judge_from
 from streampro.bench.report import write_comparison, write_policy_report
 from streampro.bench.scoring import aggregate, read_predictions, response_offsets, score_all
 from streampro.config import BenchParams
@@ -25,16 +25,6 @@ def policy_folder(name: str) -> str:
     return name
 
 
-def judge_from(params: BenchParams, name: str | None = None):
-    name = name or params.judge
-    if name == "openai":
-        if not (params.judge_url and params.judge_model):
-            raise ValueError("bench.judge_url and bench.judge_model must be set for the openai judge")
-        return make_judge("openai", url=params.judge_url, model=params.judge_model, cache_dir=params.judge_cache,
-                          api_key_env=params.judge_api_key_env)
-    return make_judge(name)
-
-
 def run(policy_name: str, trajectories: str, items: list[Item], train_items: list[Item], out: str,
         seed: int = 0, model_options: dict | None = None) -> int:
     """Replay the trajectories to a policy and write ``out`` (predictions JSONL)."""
@@ -42,7 +32,7 @@ def run(policy_name: str, trajectories: str, items: list[Item], train_items: lis
     wanted = {i.item_id for i in items}
     streams = [t for t in read_trajectories(trajectories) if t.item_id in wanted]
     predictions = run_policy(policy, streams, total=len(streams))
-    return io.write_records(out, predictions)
+    return storage.write_records(out, predictions)
 
 
 def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str = "predictions") -> dict:
@@ -55,16 +45,33 @@ def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str 
     return metrics
 
 
+def run_policy_file(policy_name: str, trajectories: str, items_uri: str, train_items_uri: str | None, out: str,
+                    seed: int = 0, model_options: dict | None = None) -> int:
+    """``bench run``: the items and training items from their files, then :func:`run`."""
+    train_items = storage.read_items(train_items_uri) if train_items_uri else []
+    return run(policy_name, trajectories, storage.read_items(items_uri), train_items, out, seed, model_options)
+
+
+def score_file(items_uri: str, predictions_uri: str, out: str, judge) -> dict:
+    """``bench score``: the items from their file, then :func:`score`."""
+    return score(storage.read_items(items_uri), predictions_uri, out, judge)
+
+
 def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
               policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None) -> dict[str, dict]:
     """For each policy: run it through the harness, score it; then one comparison table in ``out``."""
-    items = io.read_items(items_uri)
-    train_items = io.read_items(train_items_uri) if train_items_uri else []
+    items = storage.read_items(items_uri)
+    train_items = storage.read_items(train_items_uri) if train_items_uri else []
     judge = judge_from(params)
+    names = list(policies or params.policies)
+    folders = [policy_folder(n) for n in names]
+    clashes = sorted({f for f in folders if folders.count(f) > 1})
+    if clashes:
+        raise ValueError(f"policies {names} share the output folder(s) {clashes}: give each policy its own name")
     results = {}
-    for name in policies or params.policies:
-        folder = io.join(out, policy_folder(name))
-        predictions = io.join(folder, "predictions.jsonl")
+    for name in names:
+        folder = storage.join(out, policy_folder(name))
+        predictions = storage.join(folder, "predictions.jsonl")
         run(name, trajectories, items, train_items, predictions, seed=seed, model_options=model_options)
         results[name] = score(items, predictions, folder, judge, policy=name)
         log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
@@ -75,13 +82,13 @@ def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_item
 def write_rubrics(params: BenchParams, items_uri: str, out: str, force: bool = False) -> dict:
     """Rubric checkpoints for the items that have none (all with ``force``), written by the judge; the
     others are kept as they are. Writes every item to ``out``."""
-    records = io.read_items(items_uri)
+    records = storage.read_items(items_uri)
     todo = [i for i in records if force or not i.rubric]
     judge = judge_from(params) if todo else None
     if todo and not hasattr(judge, "write_rubric"):
         raise ValueError(f"{len(todo)} item(s) of {items_uri} have no rubric and the {params.judge!r} judge cannot "
                          "write one: set bench.judge: openai (with bench.judge_url and bench.judge_model)")
     written = {i.item_id: judge.write_rubric(i) for i in todo}
-    io.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
+    storage.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
                            for i in records])
     return {"items": len(records), "rubrics_written": len(written), "kept": len(records) - len(written)}

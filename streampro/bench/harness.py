@@ -7,22 +7,15 @@ from collections.abc import Iterable
 
 from tqdm import tqdm
 
-from streampro import protocol
-from streampro.policy import Policy, Stream, TurnInput
-from streampro.schema import Prediction, Response, Trajectory
-from streampro.timing import response_time
+from streampro.policy import Policy, Stream, TurnInput, play
+from streampro.schema import Prediction, Trajectory
 
 
 def run_stream(policy: Policy, trajectory: Trajectory) -> Prediction:
-    policy.reset(Stream(trajectory.item_id, trajectory.video_id, trajectory.task, trajectory.fps,
-                        len(trajectory.turns)))
-    responses = []
-    for turn in trajectory.turns:
-        output = policy.act(TurnInput(turn.index, turn.start, turn.end, turn.frame, turn.user_text))
-        text = protocol.parse(output)
-        if text is not None:
-            responses.append(Response(time=response_time(turn.index, trajectory.fps), text=text))
-    return Prediction(item_id=trajectory.item_id, responses=responses)
+    stream = Stream(trajectory.item_id, trajectory.video_id, trajectory.task, trajectory.fps, len(trajectory.turns))
+    turns = (TurnInput(t.index, t.start, t.end, t.frame, t.user_text) for t in trajectory.turns)
+    return Prediction(item_id=trajectory.item_id,
+                      responses=[r for _, _, r in play(policy, stream, turns) if r is not None])
 
 
 def run_policy(policy: Policy, trajectories: Iterable[Trajectory], total: int | None = None) -> list[Prediction]:

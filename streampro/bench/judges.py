@@ -1,96 +1,28 @@
-"""Judges behind one interface: grade a response against a ground-truth answer (0–5), and grade a
-whole predicted trajectory against a rubric checkpoint (pass / fail).
-
-- ``rule``: deterministic and offline; grades the synthetic world's fixed vocabulary, numbers, time
-  spans and multiple-choice letters, and rubric checkpoints through their machine-readable ``check``.
-- ``openai``: any OpenAI-compatible chat endpoint (a vLLM server on the cluster, say), asked for a
-  JSON object with an explanation and an integer score. Calls are cached on disk keyed by their
-  inputs, so re-scoring is free and reproducible.
-"""
+"""Making a judge by name, or from params.yaml ``bench`` (the interface: ``streampro/bench/judge.py``)."""
 from __future__ import annotations
 
-import re
-
-from streampro.bench.metric import choice_letter
-from streampro.schema import Answer, Item, Rubric
-from streampro.synth.scene import COLOURS, SHAPES
-from streampro.synth.tasks import ANOMALIES, LANES, MOVES
-
-_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
-# The synthetic world's fixed vocabulary: the words that carry an answer's meaning there.
-KEY_TERMS = (
-    set(COLOURS) | set(SHAPES) | set(MOVES) | set(ANOMALIES) | {"grows", "shrinks", "done", "complete"}
-    | {w for _, advice in LANES.values() for w in advice.split()}
-)
-STOPWORDS = {"the", "a", "an", "is", "are", "was", "it", "its", "of", "to", "in", "on", "at", "and", "now",
-             "then", "this", "that", "there", "s", "from", "with", "by", "be", "has", "have", "just"}
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
-
-
-class Judge:
-    name = "judge"
-
-    def score(self, item: Item, answer: Answer, text: str) -> int:
-        """0–5: how well ``text`` gives ``answer`` (for the question of ``item``)."""
-        raise NotImplementedError
-
-    def check(self, item: Item, rubric: Rubric, responses: list[str]) -> bool:
-        """Whether a whole predicted trajectory (its response texts, in order) meets a checkpoint."""
-        raise NotImplementedError
-
-
-class RuleJudge(Judge):
-    """Deterministic grading by key terms: score = round(5 · recall · precision) over the answer's
-    key tokens (the world's vocabulary and numbers; all content words when it has none)."""
-
-    name = "rule"
-
-    def score(self, item: Item, answer: Answer, text: str) -> int:
-        if item.options:
-            return 5 if choice_letter(text) == choice_letter(answer.text) else 0
-        truth, said = tokens(answer.text), tokens(text)
-        if not said:
-            return 0
-        key = [t for t in truth if t in KEY_TERMS or t[0].isdigit()]
-        if key:
-            said_key = {t for t in said if t in KEY_TERMS or t[0].isdigit()}
-            truth_set = set(key)
-        else:
-            truth_set = {t for t in truth if t not in STOPWORDS}
-            said_key = {t for t in said if t not in STOPWORDS}
-        if not truth_set or not said_key:
-            return 0
-        hit = len(truth_set & said_key)
-        return int(round(5 * (hit / len(truth_set)) * (hit / len(said_key))))
-
-    def check(self, item: Item, rubric: Rubric, responses: list[str]) -> bool:
-        check = rubric.check
-        if check is None:
-            raise ValueError(f"{item.item_id}: rubric {rubric.rubric_id!r} has no machine-readable check; "
-                             "grade it with the openai judge")
-        said = [set(tokens(r)) for r in responses]
-        if check.type == "response_count":
-            return (check.min or 0) <= len(responses) <= (check.max if check.max is not None else len(responses))
-        firsts = []
-        for term in check.terms:
-            words = tokens(term)
-            hit = next((k for k, s in enumerate(said) if all(w in s for w in words)), None)
-            if hit is None:
-                return False
-            firsts.append(hit)
-        if check.type == "mentions_all":
-            return True
-        return all(a <= b for a, b in zip(firsts, firsts[1:]))  # in_order
+from streampro.bench.judge import Judge
+from streampro.config import BenchParams
 
 
 def make_judge(name: str, **options) -> Judge:
     if name == "rule":
+        from streampro.bench.rule_judge import RuleJudge
+
         return RuleJudge()
     if name == "openai":
         from streampro.bench.openai_judge import OpenAIJudge
 
         return OpenAIJudge(**options)
     raise ValueError(f"unknown judge {name!r} (rule | openai)")
+
+
+def judge_from(params: BenchParams, name: str | None = None) -> Judge:
+    """The judge params.yaml ``bench`` selects (or ``name``), configured from the same section."""
+    name = name or params.judge
+    if name == "openai":
+        if not (params.judge_url and params.judge_model):
+            raise ValueError("bench.judge_url and bench.judge_model must be set for the openai judge")
+        return make_judge("openai", url=params.judge_url, model=params.judge_model, cache_dir=params.judge_cache,
+                          api_key_env=params.judge_api_key_env)
+    return make_judge(name)

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from streampro.bench.judges import Judge
+from streampro.bench.judge import Judge
 from streampro.schema import Answer, Item, Rubric
 
 ANSWER_PROMPT = (

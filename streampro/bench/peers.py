@@ -16,7 +16,7 @@ import json
 
 from pydantic import ValidationError
 
-from streampro import io
+from streampro import storage
 from streampro.data.streamo import IngestError, IngestResult, seconds, write_ingested
 from streampro.schema import Answer, Item, VideoRecord, record_error
 from streampro.tasks import PEER_TASKS, TaskSpec
@@ -76,7 +76,7 @@ def streamingbench_items(record: dict, number: int) -> tuple[VideoRecord, list[I
 
 def import_peer(uri: str, fmt: str) -> IngestResult:
     """Read a peer annotation file (``ovo-far`` or ``streamingbench``); bad records become dead letters."""
-    records = json.loads(io.read_text(uri))
+    records = json.loads(storage.read_text(uri))
     result = IngestResult(records_read=len(records))
     for number, record in enumerate(records, start=1):
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
-import io as _io
+import io
 import json
 
 import matplotlib
@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from streampro import io  # noqa: E402
+from streampro import storage  # noqa: E402
 from streampro.tasks import DIMENSIONS  # noqa: E402
 
 COLUMNS = ("time", "acc", "precision", "recall", "f1")
@@ -43,7 +43,7 @@ def summary_line(metrics: dict) -> str:
 
 
 def _png(fig) -> str:
-    buffer = _io.BytesIO()
+    buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
@@ -65,9 +65,9 @@ def _page(title: str, parts: list[str]) -> str:
 
 def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str, list[float]]) -> None:
     """``metrics.json``, ``report.md`` and ``report.html`` for one policy's scores."""
-    io.write_text(io.join(out, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    storage.write_text(storage.join(out, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     table = task_table(metrics)
-    io.write_text(io.join(out, "report.md"), f"# StreamPro-Bench: {policy}\n\n{summary_line(metrics)}\n\n{table}\n")
+    storage.write_text(storage.join(out, "report.md"), f"# StreamPro-Bench: {policy}\n\n{summary_line(metrics)}\n\n{table}\n")
     tasks = [t for t in tasks_of(metrics) if f"{t}_f1" in metrics]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
     axes[0].bar(tasks, [metrics[f"{t}_f1"] for t in tasks], color="#4c72b0")
@@ -79,7 +79,7 @@ def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str,
     axes[1].set(title="response time - best timing (s)", ylabel="seconds (negative = early)")
     parts = [f"<p>{html.escape(summary_line(metrics)).replace('**', '')}</p>", _md_to_html_table(table),
              f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
-    io.write_text(io.join(out, "report.html"), _page(f"StreamPro-Bench: {policy}", parts))
+    storage.write_text(storage.join(out, "report.html"), _page(f"StreamPro-Bench: {policy}", parts))
 
 
 def comparison_table(by_policy: dict[str, dict]) -> str:
@@ -98,18 +98,18 @@ def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
     ``report.html`` and ``per_task_f1.json`` (a row per task, a column per policy, for ``dvc plots``)."""
     headline = {p: {k: v for k, v in m.items() if k.startswith("overall_") or k.endswith(("_f1", "_accuracy"))}
                 for p, m in by_policy.items()}
-    io.write_text(io.join(out, "metrics.json"), json.dumps(headline, indent=2, sort_keys=True) + "\n")
+    storage.write_text(storage.join(out, "metrics.json"), json.dumps(headline, indent=2, sort_keys=True) + "\n")
     tasks = sorted({t for m in by_policy.values() for t in tasks_of(m) if f"{t}_f1" in m})
     rows = [{"task": t, **{p: m.get(f"{t}_f1") for p, m in by_policy.items()}} for t in tasks]
-    io.write_text(io.join(out, "per_task_f1.json"), json.dumps(rows, indent=2) + "\n")
+    storage.write_text(storage.join(out, "per_task_f1.json"), json.dumps(rows, indent=2) + "\n")
     table = comparison_table(by_policy)
-    io.write_text(io.join(out, "report.md"), f"# StreamPro-Bench: all policies (F1, 0-100)\n\n{table}\n")
+    storage.write_text(storage.join(out, "report.md"), f"# StreamPro-Bench: all policies (F1, 0-100)\n\n{table}\n")
     policies = list(by_policy)
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(policies)), 3.5))
     ax.bar(policies, [by_policy[p].get("overall_w_avg", 0) for p in policies], color="#55a868")
     ax.set(title="StreamPro-Bench W-Avg F1", ylim=(0, 100))
     parts = [_md_to_html_table(table), f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
-    io.write_text(io.join(out, "report.html"), _page("StreamPro-Bench: all policies", parts))
+    storage.write_text(storage.join(out, "report.html"), _page("StreamPro-Bench: all policies", parts))
     return by_policy
 
 
@@ -119,9 +119,9 @@ def collect_metrics(bench_dirs: list[str]) -> dict[str, dict]:
 
     by_policy = {}
     for folder in bench_dirs:
-        matches = FileSystems.match([io.join(folder, "*", "metrics.json")])[0].metadata_list
+        matches = FileSystems.match([storage.join(folder, "*", "metrics.json")])[0].metadata_list
         for path in sorted(m.path for m in matches):
-            by_policy[io.dirname(path).rstrip("/").rsplit("/", 1)[-1]] = json.loads(io.read_text(path))
+            by_policy[storage.dirname(path).rstrip("/").rsplit("/", 1)[-1]] = json.loads(storage.read_text(path))
     if not by_policy:
         raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
     return by_policy

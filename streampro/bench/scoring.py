@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streampro import io
+from streampro import storage
 from streampro.bench.metric import ItemScore, score_choice, score_item
 from streampro.schema import Item, Prediction, RecordError
 from streampro.tasks import DIMENSIONS, get_task
@@ -19,8 +19,8 @@ from streampro.tasks import DIMENSIONS, get_task
 def read_predictions(uri: str, items: dict[str, Item]) -> dict[str, Prediction]:
     """All predictions of a file, or an error naming the line: nothing is scored from a half-read file."""
     predictions: dict[str, Prediction] = {}
-    for line, data in io.iter_json_lines(uri):
-        prediction = io.parse_record(Prediction, data, uri, line)
+    for line, data in storage.iter_json_lines(uri):
+        prediction = storage.parse_record(Prediction, data, uri, line)
         if prediction.item_id not in items:
             raise RecordError(uri, line, "item_id", f"unknown item_id {prediction.item_id!r} (not in the items)")
         if prediction.item_id in predictions:

@@ -13,11 +13,11 @@ import json
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from streampro import io
+from streampro import layout, storage
 from streampro.data import parquet
 from streampro.data.trajectory import SliceError, build_trajectory
 from streampro.data.video import VideoError, encode_jpeg, sample_frames
-from streampro.schema import Item, RecordError, VideoRecord
+from streampro.schema import SPLITS, Item, RecordError, VideoRecord
 
 DEAD = "dead_letters"
 NAMESPACE = "streampro.slice"
@@ -49,11 +49,11 @@ class ParseRecords(beam.DoFn):
             return
         try:
             if self.kind == "video":
-                record = io.parse_record(VideoRecord, data, source, line)
-                record = record.model_copy(update={"uri": io.resolve(record.uri, io.dirname(source))})
+                record = storage.parse_record(VideoRecord, data, source, line)
+                record = record.model_copy(update={"uri": storage.resolve(record.uri, storage.dirname(source))})
                 key = record.video_id
             else:
-                record = io.parse_record(Item, data, source, line)
+                record = storage.parse_record(Item, data, source, line)
                 key = record.video_id
         except RecordError as exc:
             self.dead.inc()
@@ -67,7 +67,7 @@ class SliceVideoFn(beam.DoFn):
 
     def __init__(self, sample_fps: float, frame_size: int, jpeg_quality: int):
         self.sample_fps, self.frame_size, self.jpeg_quality = sample_fps, frame_size, jpeg_quality
-        self.videos_read = Metrics.counter(NAMESPACE, "videos_decoded")
+        self.videos_decoded = Metrics.counter(NAMESPACE, "videos_decoded")
         self.videos_unused = Metrics.counter(NAMESPACE, "videos_unused")
         self.frames = Metrics.counter(NAMESPACE, "frames_decoded")
         self.written = Metrics.counter(NAMESPACE, "trajectories_written")
@@ -100,13 +100,13 @@ class SliceVideoFn(beam.DoFn):
             for source, line, item in items:
                 yield self._dead("item", "slice", f"its video {video_id!r} could not be decoded: {exc}", source, line, item)
             return
-        self.videos_read.inc()
+        self.videos_decoded.inc()
         self.frames.inc(len(sampled.frames))
         duration = video.duration or sampled.duration
         jpegs = [encode_jpeg(frame, self.jpeg_quality) for frame in sampled.frames]
         for source, line, item in items:
             try:
-                io.check_item_in_video(item, {video_id: video.model_copy(update={"duration": duration})}, source, line)
+                storage.check_item_in_video(item, {video_id: video.model_copy(update={"duration": duration})}, source, line)
                 trajectory = build_trajectory(item, jpegs, self.sample_fps)
             except (RecordError, SliceError) as exc:
                 reason = exc.reason if isinstance(exc, RecordError) else str(exc)
@@ -143,7 +143,7 @@ class SliceVideos(beam.PTransform):
 class WriteTrajectories(beam.PTransform):
     """Trajectory rows → sharded Parquet, one folder per split: ``{out}/{split}/part-*.parquet``."""
 
-    def __init__(self, out: str, splits: tuple[str, ...] = ("sft", "rl", "bench")):
+    def __init__(self, out: str, splits: tuple[str, ...] = SPLITS):
         super().__init__()
         self.out, self.splits = out, splits
 
@@ -151,7 +151,7 @@ class WriteTrajectories(beam.PTransform):
         parts = rows | "BySplit" >> beam.Partition(lambda row, n: self.splits.index(row["split"]), len(self.splits))
         for split, part in zip(self.splits, parts):
             part | f"Write_{split}" >> beam.io.WriteToParquet(
-                io.join(self.out, split, "part"), parquet.TRAJECTORY_SCHEMA, file_name_suffix=".parquet")
+                storage.join(layout.split_dir(self.out, split), "part"), parquet.TRAJECTORY_SCHEMA, file_name_suffix=".parquet")
         return rows
 
 
@@ -164,5 +164,5 @@ class WriteDeadLetters(beam.PTransform):
         return (
             dead
             | "ToJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True, default=str))
-            | "WriteDead" >> beam.io.WriteToText(io.join(self.out, "part"), file_name_suffix=".jsonl")
+            | "WriteDead" >> beam.io.WriteToText(storage.join(self.out, "part"), file_name_suffix=".jsonl")
         )

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from streampro import io
+from streampro import storage
 from streampro.schema import Trajectory, RecordError, record_error
 
 TURN_TYPE = pa.struct([
@@ -47,7 +47,7 @@ def from_row(row: dict, source: str, index: int) -> Trajectory:
 
 def write_table(uri: str, trajectories: list[Trajectory]) -> None:
     table = pa.Table.from_pylist([to_row(t) for t in trajectories], schema=TRAJECTORY_SCHEMA)
-    with io.open_write(uri) as f:
+    with storage.open_write(uri) as f:
         pq.write_table(table, f)
 
 
@@ -55,14 +55,14 @@ def trajectory_files(folder: str) -> list[str]:
     """The Parquet shards in ``folder`` (local or gs://), sorted."""
     from apache_beam.io.filesystems import FileSystems
 
-    pattern = io.join(folder, "*.parquet")
+    pattern = storage.join(folder, "*.parquet")
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
 def read_trajectories(folder: str) -> Iterator[Trajectory]:
     """Every trajectory of every shard in ``folder``, validated; errors name the file and row."""
     for path in trajectory_files(folder):
-        with io.open_read(path) as f:
+        with storage.open_read(path) as f:
             table = pq.read_table(f)
         missing = set(TRAJECTORY_SCHEMA.names) - set(table.column_names)
         if missing:

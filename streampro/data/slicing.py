@@ -14,21 +14,22 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from streampro import io
+from streampro import layout, storage
 from streampro.config import SliceParams
+from streampro.schema import SPLITS
 from streampro.data.beam_slice import NAMESPACE, SliceVideos, WriteDeadLetters, WriteTrajectories
 
 log = logging.getLogger(__name__)
 
 
 def read_lines(uri: str) -> list[tuple[str, int, str]]:
-    return [(uri, n, line) for n, line in enumerate(io.read_text(uri).splitlines(), start=1) if line.strip()]
+    return [(uri, n, line) for n, line in enumerate(storage.read_text(uri).splitlines(), start=1) if line.strip()]
 
 
 def default_item_files(manifest: str) -> list[str]:
     """``items/{sft,rl,bench}.jsonl`` beside the manifest, those that exist."""
-    base = io.dirname(manifest)
-    return [p for p in (io.join(base, "items", f"{s}.jsonl") for s in ("sft", "rl", "bench")) if io.exists(p)]
+    world = layout.world_of(manifest)
+    return [p for p in (layout.items(world, s) for s in SPLITS) if storage.exists(p)]
 
 
 def build_pipeline(pipeline: beam.Pipeline, manifest: str, item_files: list[str], out: str, params: SliceParams):
@@ -40,7 +41,7 @@ def build_pipeline(pipeline: beam.Pipeline, manifest: str, item_files: list[str]
     }
     result = inputs | "SliceVideos" >> SliceVideos(params.sample_fps, params.frame_size, params.jpeg_quality)
     result["trajectories"] | "WriteTrajectories" >> WriteTrajectories(out)
-    result["dead_letters"] | "WriteDeadLetters" >> WriteDeadLetters(io.join(out, "dead_letters"))
+    result["dead_letters"] | "WriteDeadLetters" >> WriteDeadLetters(layout.dead_letters_dir(out))
     return len(manifest_lines), len(item_lines)
 
 
@@ -77,6 +78,6 @@ def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str
                     "frame_size": params.frame_size})
     if not (summary["items_accounted"] and summary["videos_accounted"]):
         raise RuntimeError(f"slice: inputs do not add up to outputs + dead letters: {summary}")
-    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
     log.info("slice: %d trajectories, %d dead letters", summary["trajectories_written"], summary["dead_letters"])
     return summary

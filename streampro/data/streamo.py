@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from streampro import io, protocol
+from streampro import layout, protocol, storage
 from streampro.config import IngestParams
 from streampro.schema import Answer, Item, Trajectory, VideoRecord, record_error
 from streampro.tasks import get_task
@@ -124,12 +124,12 @@ def record_items(record: dict, number: int, params: IngestParams, split: str) ->
 
 def ingest_streamo(uri: str, params: IngestParams, split: str = "sft") -> IngestResult:
     """Read a Streamo raw annotation file into videos and items; bad records become dead letters."""
-    text = io.read_text(uri)
+    text = storage.read_text(uri)
     stripped = text.lstrip()
     if stripped.startswith("["):
         records = list(enumerate(json.loads(text), start=1))
     else:
-        records = list(io.iter_json_lines(uri))
+        records = list(storage.iter_json_lines(uri))
     result = IngestResult(records_read=len(records))
     for number, record in records:
         try:
@@ -160,12 +160,12 @@ def to_stream_record(trajectory: Trajectory, video_uri: str, system_prompt: str 
 def write_ingested(result: IngestResult, out: str, split: str, video_root: str | None = None) -> dict:
     """Write ``manifest.jsonl``, ``items/{split}.jsonl``, ``dead_letters.jsonl`` and ``summary.json``."""
     videos = [
-        v.model_copy(update={"uri": io.resolve(v.uri, video_root)}) if video_root else v
+        v.model_copy(update={"uri": storage.resolve(v.uri, video_root)}) if video_root else v
         for v in result.videos.values()
     ]
-    io.write_records(io.join(out, "manifest.jsonl"), videos)
-    io.write_records(io.join(out, "items", f"{split}.jsonl"), result.items)
-    io.write_text(io.join(out, "dead_letters.jsonl"),
+    storage.write_records(layout.manifest(out), videos)
+    storage.write_records(layout.items(out, split), result.items)
+    storage.write_text(layout.dead_letters_file(out),
                   "".join(json.dumps(d, default=str) + "\n" for d in result.dead_letters))
     tasks: dict[str, int] = {}
     for item in result.items:
@@ -174,7 +174,7 @@ def write_ingested(result: IngestResult, out: str, split: str, video_root: str |
                "records_skipped": result.records_skipped,
                "records_ingested": result.records_read - len(result.dead_letters) - result.records_skipped,
                "videos": len(videos), "items": len(result.items), "tasks": dict(sorted(tasks.items()))}
-    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -182,14 +182,14 @@ def export_stream(trajectories: str, manifest: str, out: str) -> int:
     """Write every trajectory under ``trajectories`` as ms-swift stream records (JSON lines)."""
     from streampro.data.parquet import read_trajectories
 
-    videos = io.read_manifest(manifest)
+    videos = storage.read_manifest(manifest)
     lines = []
     for trajectory in read_trajectories(trajectories):
         video = videos.get(trajectory.video_id)
         if video is None:
             raise IngestError(f"{trajectory.trajectory_id}: video {trajectory.video_id!r} is not in {manifest}")
         lines.append(json.dumps(to_stream_record(trajectory, video.uri)))
-    io.write_text(out, "".join(line + "\n" for line in lines))
+    storage.write_text(out, "".join(line + "\n" for line in lines))
     return len(lines)
 
 
@@ -200,10 +200,11 @@ def ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, v
         part = ingest_streamo(uri, params, split)
         merged.records_read += part.records_read
         merged.dead_letters += part.dead_letters
+        merged.records_skipped += part.records_skipped
         merged.items += part.items
         for video_id, video in part.videos.items():
             merged.videos.setdefault(video_id, video)
     summary = write_ingested(merged, out, next(iter(annotations)), video_root)
     for split in annotations:  # one item file per split (write_ingested wrote the first with all items)
-        io.write_records(io.join(out, "items", f"{split}.jsonl"), [i for i in merged.items if i.split == split])
+        storage.write_records(layout.items(out, split), [i for i in merged.items if i.split == split])
     return summary

@@ -1,14 +1,14 @@
 """Video decoding with decord: sample frames at a fixed rate, resize, JPEG-encode."""
 from __future__ import annotations
 
-import io as _io
+import io
 import os
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from streampro import io
+from streampro import storage
 from streampro.timing import num_turns
 
 
@@ -27,10 +27,10 @@ def sample_frames(uri: str, sample_fps: float, size: int) -> SampledVideo:
     """Decode the frames at times ``i / sample_fps`` (the time rule), resized to ``size`` x ``size``."""
     import decord
 
-    if io.is_remote(uri):  # decord reads remote videos from memory, local ones straight from disk
+    if storage.is_remote(uri):  # decord reads remote videos from memory, local ones straight from disk
         try:
-            with io.open_read(uri) as f:
-                source = _io.BytesIO(f.read())
+            with storage.open_read(uri) as f:
+                source = io.BytesIO(f.read())
         except (FileNotFoundError, OSError) as exc:
             raise VideoError(f"cannot open {uri}: {exc}") from None
         empty = source.getbuffer().nbytes == 0
@@ -56,10 +56,22 @@ def sample_frames(uri: str, sample_fps: float, size: int) -> SampledVideo:
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
-    buffer = _io.BytesIO()
+    buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(_io.BytesIO(data)).convert("RGB"))
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def live_turns(uri: str, sample_fps: float, size: int, jpeg_quality: int, question: str,
+               query_time: float = 0.0) -> list:
+    """A video as the turns a streaming policy sees live (the question in the turn of ``query_time``)."""
+    from streampro.policy import TurnInput
+    from streampro.timing import turn_end, turn_of, turn_start
+
+    frames = sample_frames(uri, sample_fps, size).frames
+    ask = turn_of(query_time, sample_fps)
+    return [TurnInput(i, turn_start(i, sample_fps), turn_end(i, sample_fps), encode_jpeg(frame, jpeg_quality),
+                      question if i == ask else "") for i, frame in enumerate(frames)]

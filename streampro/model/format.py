@@ -9,7 +9,7 @@ training, inference and GRPO see identical token sequences.
 """
 from __future__ import annotations
 
-import io as _io
+import io
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +23,7 @@ SUPPRESSED = ["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_en
 
 
 def jpeg_image(data: bytes) -> Image.Image:
-    return Image.open(_io.BytesIO(data)).convert("RGB")
+    return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 def user_message(label: str, question: str = "") -> dict:

@@ -17,7 +17,7 @@ OFFLINE_PROMPT = (
 
 
 class OfflinePolicy(Policy):
-    def __init__(self, model, processor, max_frames: int = 8, max_new_tokens: int = 24, name: str = "offline", **_):
+    def __init__(self, model, processor, max_frames: int = 8, max_new_tokens: int = 24, name: str = "offline"):
         self.model, self.processor, self.max_frames = model.eval(), processor, max_frames
         self.max_new_tokens, self.name = max_new_tokens, name
         tok = processor.tokenizer

@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from streampro import protocol
-from streampro.synth.tasks import GENERATORS
+from streampro.synth.scenarios import GENERATORS
 from streampro.timing import turn_label
 
 CHAT_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",

@@ -22,29 +22,29 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from tqdm import tqdm
 
-from streampro import io
+from streampro import layout, storage
 from streampro.config import SynthParams
 from streampro.schema import SPLITS, Answer, Item, Rubric, RubricCheck, VideoRecord
 from streampro.synth.encode import write_mp4
-from streampro.synth.tasks import GENERATORS, Episode
+from streampro.synth.scenarios import GENERATORS, Scenario
 from streampro.tasks import get_task
 
 log = logging.getLogger(__name__)
 SPLIT_CODES = {"sft": 1, "rl": 2, "bench": 3}
 
 
-def episode_for(seed: int, split: str, index: int, params: SynthParams) -> tuple[str, Episode]:
-    """The episode of video ``index`` of ``split``: tasks in rotation, the rest drawn at random."""
+def scenario_for(seed: int, split: str, index: int, params: SynthParams) -> tuple[str, Scenario]:
+    """The scenario of video ``index`` of ``split``: tasks in rotation, the rest drawn at random."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index]))
     task = params.tasks[index % len(params.tasks)]
     duration = int(rng.integers(params.min_duration, params.max_duration + 1))
     return task, GENERATORS[task](rng, duration)
 
 
-def rubric_for(episode: Episode) -> list[Rubric]:
+def rubric_for(scenario: Scenario) -> list[Rubric]:
     """Three binary checkpoints the deterministic judge can grade from the answers' key terms."""
-    n = len(episode.answers)
-    terms = episode.terms
+    n = len(scenario.answers)
+    terms = scenario.terms
     return [
         Rubric(rubric_id="coverage", aspect="coverage",
                rubric=f"Mentions every expected point: {', '.join(terms)}.",
@@ -58,44 +58,44 @@ def rubric_for(episode: Episode) -> list[Rubric]:
     ]
 
 
-def build_records(seed: int, split: str, index: int, params: SynthParams) -> tuple[VideoRecord, Item, Episode]:
-    task, episode = episode_for(seed, split, index, params)
+def build_records(seed: int, split: str, index: int, params: SynthParams) -> tuple[VideoRecord, Item, Scenario]:
+    task, scenario = scenario_for(seed, split, index, params)
     video_id = f"{split}-{index:04d}"
     spec = get_task(task)
     video = VideoRecord(
-        video_id=video_id, uri=f"videos/{video_id}.mp4", duration=float(episode.scene.duration),
+        video_id=video_id, uri=layout.video_file(video_id), duration=float(scenario.scene.duration),
         fps=float(params.fps),
-        metadata={"task": task, "size": params.size, "probes": [vars(p) for p in episode.probes]},
+        metadata={"task": task, "size": params.size, "probes": [vars(p) for p in scenario.probes]},
     )
     item = Item(
         item_id=f"{video_id}-{task}", video_id=video_id, split=split, source="synthetic", task=task,
-        dimension=spec.dimension, question=episode.question, query_time=float(episode.query_time),
-        answers=[Answer(**a) for a in episode.answers], rubric=rubric_for(episode),
+        dimension=spec.dimension, question=scenario.question, query_time=float(scenario.query_time),
+        answers=[Answer(**a) for a in scenario.answers], rubric=rubric_for(scenario),
     )
-    return video, item, episode
+    return video, item, scenario
 
 
-def render_video(episode: Episode, uri: str, params: SynthParams) -> int:
-    """Render the episode's scene to an MP4 at ``uri`` (local or gs://); returns frames written."""
-    scene = episode.scene
+def render_video(scenario: Scenario, uri: str, params: SynthParams) -> int:
+    """Render the scenario's scene to an MP4 at ``uri`` (local or gs://); returns frames written."""
+    scene = scenario.scene
     n_frames = scene.duration * params.fps
     frames = (scene.render(n / params.fps, params.size) for n in range(n_frames))
-    if not io.is_remote(uri):
+    if not storage.is_remote(uri):
         os.makedirs(os.path.dirname(uri), exist_ok=True)
         return write_mp4(uri, frames, params.fps)
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "video.mp4")
         count = write_mp4(local, frames, params.fps)
-        io.copy_file(local, uri)
+        storage.copy_file(local, uri)
     return count
 
 
 def _make_one(args: tuple[int, str, int, SynthParams, str]) -> tuple[VideoRecord, Item]:
     seed, split, index, params, out = args
-    video, item, episode = build_records(seed, split, index, params)
-    frames = render_video(episode, io.join(out, video.uri), params)
-    if frames != episode.scene.duration * params.fps:
-        raise RuntimeError(f"{video.uri}: wrote {frames} frames, expected {episode.scene.duration * params.fps}")
+    video, item, scenario = build_records(seed, split, index, params)
+    frames = render_video(scenario, storage.join(out, video.uri), params)
+    if frames != scenario.scene.duration * params.fps:
+        raise RuntimeError(f"{video.uri}: wrote {frames} frames, expected {scenario.scene.duration * params.fps}")
     return video, item
 
 
@@ -109,12 +109,12 @@ def synthesize(out: str, params: SynthParams, seed: int, workers: int | None = N
             results = list(tqdm(pool.map(_make_one, jobs, chunksize=2), total=len(jobs), desc="synth", unit="video"))
     else:
         results = [_make_one(job) for job in tqdm(jobs, desc="synth", unit="video")]
-    io.write_records(io.join(out, "manifest.jsonl"), [video for video, _ in results])
+    storage.write_records(layout.manifest(out), [video for video, _ in results])
     summary: dict = {"seed": seed, "videos": len(results), "items": {}, "tasks": {}}
     for split in SPLITS:
         items = [item for _, item in results if item.split == split]
-        io.write_records(io.join(out, "items", f"{split}.jsonl"), items)
+        storage.write_records(layout.items(out, split), items)
         summary["items"][split] = len(items)
         summary["tasks"][split] = dict(sorted(Counter(item.task for item in items).items()))
-    io.write_text(io.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
     return summary

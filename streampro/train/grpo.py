@@ -18,8 +18,8 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
-from streampro import io
-from streampro.bench.evaluate import judge_from
+from streampro import storage
+from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
 from streampro.data.trajectory import item_of
@@ -84,7 +84,7 @@ class RewardLog(TrainerCallback):
                 row[name] = round(float(logs[f"rewards/{name}/mean"]), 4)
         self.rows.append(row)
         if self.path:
-            io.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
+            storage.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
 
 
 def build_trainer(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
@@ -134,8 +134,8 @@ def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log
                 **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
                for e in trainer.state.log_history if "reward" in e]
     if log_path:
-        io.write_text(log_path, json.dumps(history, indent=1) + "\n")
+        storage.write_text(log_path, json.dumps(history, indent=1) + "\n")
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
-    io.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary

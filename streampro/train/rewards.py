@@ -19,19 +19,9 @@ from __future__ import annotations
 
 from streampro import protocol
 from streampro.bench.metric import s_acc, s_time
+from streampro.policy import responses_of
 from streampro.schema import Item, Response
 from streampro.tasks import get_task
-from streampro.timing import response_time
-
-
-def predictions_of(turn_outputs: list[str], fps: float = 1.0) -> list[Response]:
-    """The responses of a stream's per-turn outputs, stamped by the time rule."""
-    out = []
-    for index, output in enumerate(turn_outputs):
-        text = protocol.parse(output)
-        if text is not None:
-            out.append(Response(time=response_time(index, fps), text=text))
-    return out
 
 
 def format_reward(turn_outputs: list[str]) -> float:
@@ -107,7 +97,7 @@ class TurnReward(_Reward):
         self.judge, self.tau = judge, tau
 
     def one(self, item, outputs):
-        return turn_reward(item, predictions_of(outputs, self.fps), self.judge, self.tau)
+        return turn_reward(item, responses_of(outputs, self.fps), self.judge, self.tau)
 
 
 class TrajectoryReward(_Reward):
@@ -118,4 +108,4 @@ class TrajectoryReward(_Reward):
         self.judge = judge
 
     def one(self, item, outputs):
-        return trajectory_reward(item, predictions_of(outputs, self.fps), self.judge)
+        return trajectory_reward(item, responses_of(outputs, self.fps), self.judge)

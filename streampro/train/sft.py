@@ -19,7 +19,7 @@ from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration, Trai
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
-from streampro import io
+from streampro import storage
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories, trajectory_files
 from streampro.model.format import StreamFormat
@@ -100,7 +100,7 @@ class DecisionProbe(TrainerCallback):
             state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
         self.rows.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5), **probe})
         if self.log_path:
-            io.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
+            storage.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
 
 
 class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
@@ -128,7 +128,7 @@ def base_model_path(params: Params, out: str) -> str:
 
 def run_settings(params: Params, trajectories: str) -> list:
     """What defines an SFT run for resuming: how long to train and how often to save or log may change."""
-    files = [(os.path.basename(p), os.path.getsize(p)) for p in trajectory_files(trajectories) if not io.is_remote(p)]
+    files = [(os.path.basename(p), os.path.getsize(p)) for p in trajectory_files(trajectories) if not storage.is_remote(p)]
     settings = params.sft.model_dump(exclude={"max_steps", "save_steps", "logging_steps"})
     return [settings, params.model.model_dump(), params.seed, files]
 
@@ -172,13 +172,13 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
         rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "p_response_right": e["p_response_right"],
                  "p_response_elsewhere": e["p_response_elsewhere"]}
                 for e in trainer.state.log_history if "p_response_right" in e and "loss" in e]
-        io.write_text(log_path, json.dumps(rows, indent=1) + "\n")
+        storage.write_text(log_path, json.dumps(rows, indent=1) + "\n")
     trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
                **decision_probabilities(trainer.model, fmt, probe_batch)}
-    io.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
+    storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -1,6 +1,6 @@
 """The seven StreamPro-Bench tasks as scenes of the synthetic world, with exact ground truth.
 
-Each generator draws one scene of ``duration`` whole seconds and returns an :class:`Episode`: the
+Each generator draws one scene of ``duration`` whole seconds and returns an :class:`Scenario`: the
 scene, the question, the ground-truth answers (times on whole seconds, tolerance windows within
 the item disjoint), a key term per answer for the rubric checks, and probes: pixels whose colour
 at a given time shows that the annotated event really is on screen.
@@ -23,7 +23,7 @@ class Probe:
 
 
 @dataclass
-class Episode:
+class Scenario:
     scene: Scene
     task: str
     question: str
@@ -62,7 +62,7 @@ GRID = (0.2, 0.5, 0.8)
 MOVES = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 
 
-def event_understanding(rng: np.random.Generator, duration: int) -> Episode:
+def event_understanding(rng: np.random.Generator, duration: int) -> Scenario:
     colour, shape = _pick(rng, SPRITE_COLOURS, 1)[0], _pick(rng, SHAPES, 1)[0]
     q = int(rng.integers(0, 2))
     slots = schedule(rng, [int(v) for v in rng.integers(2, 4, size=3)], 4, q + 1, duration - 1)
@@ -84,14 +84,14 @@ def event_understanding(rng: np.random.Generator, duration: int) -> Episode:
         answers.append({"text": text, "interval": [start, end]})
         terms.append(step)
     sprite = Sprite(shape, keys)
-    return Episode(
+    return Scenario(
         Scene(duration, [sprite]), "EU",
         f"Describe each step of what the {colour} {shape} does.", q, answers, terms,
         [_probe(sprite, end) for _, end in slots],
     )
 
 
-def object_understanding(rng: np.random.Generator, duration: int) -> Episode:
+def object_understanding(rng: np.random.Generator, duration: int) -> Scenario:
     shape, other_shape = _pick(rng, SHAPES, 2)
     c1, c2, c3, c4 = _pick(rng, SPRITE_COLOURS, 4)
     q = int(rng.integers(0, 2))
@@ -99,7 +99,7 @@ def object_understanding(rng: np.random.Generator, duration: int) -> Episode:
     decoy = int(rng.integers(q + 2, duration - 2))
     target = Sprite(shape, [Key(0, 0.28, 0.5, 0.36, c1), Key(t, 0.28, 0.5, 0.36, c2)])
     other = Sprite(other_shape, [Key(0, 0.74, 0.5, 0.3, c3), Key(decoy, 0.74, 0.5, 0.3, c4)])
-    return Episode(
+    return Scenario(
         Scene(duration, [target, other]), "OU",
         f"Tell me when the {shape} turns {c2}.", q,
         [{"text": f"the {shape} turned {c2}", "time": t}], [c2],
@@ -114,7 +114,7 @@ ANOMALIES = {  # kind -> region and colours
 }
 
 
-def anomaly_alert(rng: np.random.Generator, duration: int) -> Episode:
+def anomaly_alert(rng: np.random.Generator, duration: int) -> Scenario:
     kind = list(ANOMALIES)[int(rng.integers(len(ANOMALIES)))]
     (x0, y0, x1, y1), colour, flicker = ANOMALIES[kind]
     q = int(rng.integers(0, 2))
@@ -128,7 +128,7 @@ def anomaly_alert(rng: np.random.Generator, duration: int) -> Episode:
     fill = Fill(x0, y0, x1, y1, colour, start=onset, flicker=flicker)
     # Probe an edge of the region, away from the walking sprites' paths.
     px, py = (0.5, 0.04) if kind == "smoke" else (0.04, 0.96)
-    return Episode(
+    return Scenario(
         Scene(duration, walkers + [fill]), "AA",
         "Alert me as soon as anything unusual happens.", q,
         [{"text": f"alert: {kind}", "time": onset}], [kind],
@@ -144,7 +144,7 @@ def _crossing(shape: str, colour: str, start: int, end: int, y: float, leftward:
     ])
 
 
-def temporal_perception(rng: np.random.Generator, duration: int) -> Episode:
+def temporal_perception(rng: np.random.Generator, duration: int) -> Scenario:
     n = 4 if duration >= 28 else 3
     q = int(rng.integers(0, 2))
     slots = schedule(rng, [int(v) for v in rng.integers(2, 4, size=n)], 4, q + 1, duration - 1)
@@ -159,14 +159,14 @@ def temporal_perception(rng: np.random.Generator, duration: int) -> Episode:
     for k in range(1, n):
         mid = (slots[k][0] + slots[k][1]) // 2 if slots[k][1] - slots[k][0] > 2 else slots[k][0] + 1
         probes.append(_probe(sprites[k], mid))
-    return Episode(
+    return Scenario(
         Scene(duration, sprites), "TP",
         f"Which events happen after the {colours[0]} {shapes[0]} crosses the screen?", q,
         answers, colours[1:], probes,
     )
 
 
-def temporal_grounding(rng: np.random.Generator, duration: int) -> Episode:
+def temporal_grounding(rng: np.random.Generator, duration: int) -> Scenario:
     shape, other_shape = _pick(rng, SHAPES, 2)
     colour, other = _pick(rng, SPRITE_COLOURS, 2)
     q = int(rng.integers(0, 2))
@@ -175,7 +175,7 @@ def temporal_grounding(rng: np.random.Generator, duration: int) -> Episode:
     y, x0, x1 = (0.3, 0.2, 0.8) if rng.integers(2) else (0.3, 0.8, 0.2)
     mover = Sprite(shape, [Key(0, x0, y, 0.3, colour), Key(start, x0, y, 0.3, colour), Key(end, x1, y, 0.3, colour)])
     still = Sprite(other_shape, [Key(0, 0.5, 0.75, 0.28, other)])
-    return Episode(
+    return Scenario(
         Scene(duration, [mover, still]), "TG",
         f"When the {colour} {shape} stops moving, tell me when its movement started and ended.", q,
         [{"text": f"from {start}s to {end}s", "time": end, "span": [start, end]}], [f"{start}s", f"{end}s"],
@@ -183,7 +183,7 @@ def temporal_grounding(rng: np.random.Generator, duration: int) -> Episode:
     )
 
 
-def goal_planning(rng: np.random.Generator, duration: int) -> Episode:
+def goal_planning(rng: np.random.Generator, duration: int) -> Scenario:
     colours = _pick(rng, SPRITE_COLOURS, 3)
     q = int(rng.integers(0, 2))
     slots = schedule(rng, [int(v) for v in rng.integers(2, 4, size=3)], 2, q + 2, duration - 1)
@@ -201,7 +201,7 @@ def goal_planning(rng: np.random.Generator, duration: int) -> Episode:
         else:
             answers.append({"text": "done, the tower is complete", "time": end})
             terms.append("done")
-    return Episode(
+    return Scenario(
         Scene(duration, blocks), "GP",
         f"I want to stack the {colours[0]}, {colours[1]} and {colours[2]} blocks in that order. "
         "Tell me the next step each time a step is done.", q, answers, terms,
@@ -225,7 +225,7 @@ def _approach(shape: str, colour: str, lane: float, appear: int, hazard: int) ->
     return Sprite(shape, keys)
 
 
-def risk_forecasting(rng: np.random.Generator, duration: int) -> Episode:
+def risk_forecasting(rng: np.random.Generator, duration: int) -> Scenario:
     n = 2 if duration >= 26 else 1
     q = int(rng.integers(0, 2))
     lengths = [int(v) for v in rng.integers(6, 9, size=n)]
@@ -241,7 +241,7 @@ def risk_forecasting(rng: np.random.Generator, duration: int) -> Episode:
         answers.append({"text": f"warning: {colour} {shape} ahead, {advice}", "time": warn})
         terms.append(advice)
         probes.append(_probe(sprite, hazard))
-    return Episode(
+    return Scenario(
         Scene(duration, [ROAD] + sprites), "RF",
         "I am driving. Warn me early about any hazard ahead and tell me what to do.", q,
         answers, terms, probes,
