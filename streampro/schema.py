@@ -7,13 +7,14 @@ documented in ``docs/data-format.md``.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streampro.tasks import get_task
 
 SCHEMA_VERSION = 1
+TRAJECTORY_SCHEMA_VERSION = 2  # 2: answers and rubric as typed nested Parquet columns (1: JSON text)
 _FIELD_PREFIX = re.compile(r"^(\w+(?:\.\w+)*): (.*)$", re.S)
 SPLITS = ("sft", "rl", "bench")
 
@@ -30,15 +31,18 @@ class RecordError(ValueError):
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    version: ClassVar[int] = SCHEMA_VERSION
 
     schema_version: int = SCHEMA_VERSION
 
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema_version {value} (this code reads {SCHEMA_VERSION})")
+        if value != cls.version:
+            raise ValueError(f"unsupported schema_version {value} (this code reads {cls.version}){cls.stale_hint}")
         return value
+
+    stale_hint: ClassVar[str] = ""
 
 
 class VideoRecord(_Record):
@@ -164,6 +168,9 @@ class Turn(BaseModel):
 class Trajectory(_Record):
     """One item's video as a stream of turns, with the assistant target of every turn."""
 
+    version: ClassVar[int] = TRAJECTORY_SCHEMA_VERSION
+    stale_hint: ClassVar[str] = ": re-run slice"
+    schema_version: int = TRAJECTORY_SCHEMA_VERSION
     trajectory_id: str
     item_id: str
     video_id: str

@@ -56,3 +56,32 @@ def test_bad_predictions_are_rejected_naming_the_line(tmp_path, bad, line, field
         score(storage.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge())
     assert (info.value.line, info.value.field) == (line, field)
     assert not (tmp_path / "out" / "metrics.json").exists()  # nothing scored from a half-read file
+
+
+def test_random_policy_repeats_per_seed_and_item():
+    from streampro.bench.baselines import RandomPolicy
+    from streampro.policy import Stream, TurnInput
+    from streampro.schema import Item
+
+    train = [Item(**{**ITEM, "item_id": f"t{k}", "split": "sft", "answers": [{"text": f"answer {k}", "time": 5}]})
+             for k in range(5)]
+
+    def play(seed, item_id):
+        policy = RandomPolicy(train, p=0.5, seed=seed)
+        policy.reset(Stream(item_id, "v", "OU", 1.0, 40))
+        return [policy.act(TurnInput(i, i, i + 1, b"", "q" if i == 0 else "")) for i in range(40)]
+
+    first = play(0, "a")
+    assert play(0, "a") == first  # the same seed and item: the same stream of outputs
+    assert play(1, "a") != first and play(0, "b") != first  # another seed or item: another one
+    spoken = [o for o in first if o != "</Silence>"]
+    assert 8 < len(spoken) < 32 and {o.removeprefix("</Response> ") for o in spoken} <= {f"answer {k}" for k in range(5)}
+
+
+def test_two_policies_with_one_output_folder_are_refused(tmp_path):
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps(ITEM) + "\n")
+    with pytest.raises(ValueError, match=r"share the output folder\(s\) \['model-sft'\]"):
+        bench_all(BenchParams(), str(tmp_path / "none"), str(items), None, str(tmp_path / "out"),
+                  ["silent", "model:a/sft", "model:b/sft/"])
+    assert not (tmp_path / "out").exists()  # refused before anything ran

@@ -7,10 +7,29 @@ from tests.conftest import REPO
 
 
 def test_params_yaml_is_the_embedded_default():
+    """params.yaml is what every edge runs by default, and it runs offline on a CPU: a model built
+    locally, the rule judge, a world of tens of short videos."""
+    import sys
+
+    import yaml
+
+    from streampro.config import DEFAULT_PARAMS, params_from_dict
+
     params = load_params(REPO / "params.yaml")
-    assert params.grpo.num_generations == 4
-    assert params.synth.max_duration <= 30  # streams of at most ~30 turns at 1 fps
-    assert params.sft.loss == "cb_stream"
+    assert DEFAULT_PARAMS == "params.yaml"  # the CLI's default, read from the folder dvc runs in
+    sys.path.insert(0, str(REPO))
+    from pipelines.dag import DEFAULT_PARAMS as PIPELINE_DEFAULT
+
+    assert params_from_dict(PIPELINE_DEFAULT) == params  # the Kubeflow pipeline's default
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for stage, spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        for key in spec.get("params", []):  # every dvc stage tracks settings that exist there
+            node = raw
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"dvc stage {stage}: params.yaml has no {key}"
+                node = node[part]
+    assert params.model.name_or_path == "tiny" and params.bench.judge == "rule" and params.bench.judge_url is None
+    assert sum(params.synth.videos.as_dict().values()) <= 100 and params.synth.max_duration <= 30
 
 
 def test_paper_profile_carries_the_papers_values():

@@ -39,7 +39,12 @@ def test_dvc_repro_on_the_ci_configuration(tmp_path):
     _run(["dvc", "repro"], copy, env)
     metrics = json.loads((copy / "reports" / "metrics.json").read_text())
     assert metrics["oracle"]["overall_w_avg"] == 100 and metrics["silent"]["overall_w_avg"] == 0
-    assert "model-sft" in metrics
+    assert set(metrics) == {"silent", "every-turn", "random", "oracle", "model-sft", "model-grpo"}
+    for policy in ("model-sft", "model-grpo"):  # both trained models were played and scored on every task
+        assert 0 <= metrics[policy]["overall_w_avg"] <= 100
+        assert {f"{t}_f1" for t in ("EU", "OU", "AA", "TP", "TG", "GP", "RF")} <= set(metrics[policy])
+    grpo_log = json.loads((copy / "reports" / "grpo_log.json").read_text())
+    assert grpo_log and {"reward", "fmt", "turn", "traj"} <= set(grpo_log[-1])
     shown = _run(["dvc", "metrics", "show", "--json"], copy, env)
     assert "overall_w_avg" in shown
     _run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], copy, env)

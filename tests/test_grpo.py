@@ -1,4 +1,6 @@
 """A few GRPO steps on the tiny model on CPU, checked from the inside."""
+import json
+
 import pytest
 import torch
 import yaml
@@ -9,16 +11,22 @@ from streampro.train.sft import load_model, train_sft
 from tests.conftest import REPO
 
 
-@pytest.mark.slow
-def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world):
+@pytest.fixture(scope="module")
+def sft_model(tmp_path_factory, sliced_world):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["sft"].update({"batch_size": 2, "learning_rate": 0.003, "save_steps": 1000, "logging_steps": 10})
     data["grpo"].update({"num_generations": 4, "learning_rate": 0.001, "save_steps": 1000})
     data["model"]["max_new_tokens"] = 8
     params = params_from_dict(data)
-    sft_dir = tmp_path / "sft"
+    sft_dir = tmp_path_factory.mktemp("grpo") / "sft"
     train_sft(params, str(sliced_world / "sft"), str(sft_dir), max_steps=20)  # outputs in the stream format
-    before = {k: v.clone() for k, v in load_model(str(sft_dir))[0].state_dict().items()}
+    return params, sft_dir
+
+
+@pytest.mark.slow
+def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world, sft_model):
+    params, sft_dir = sft_model
+    before = dict(load_model(str(sft_dir))[0].named_parameters())
 
     trainer = build_trainer(params, str(sft_dir), str(sliced_world / "rl"), str(tmp_path / "grpo"), max_steps=2)
     seen = []
@@ -45,12 +53,22 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world):
     for episodes, _, _, item_ids in checks:
         assert len(episodes) == 4 and len(set(item_ids)) == 1
     assert any(bool((a != 0).any()) for a in advantages)
-    # every reward component was logged separately
-    logged = trainer.state.log_history[0]
-    assert {"rewards/fmt/mean", "rewards/turn/mean", "rewards/traj/mean"} <= set(logged)
-    # the parameters changed
-    after = trainer.model.state_dict()
-    assert any(not torch.equal(before[k], after[k].cpu()) for k in before)
+    # the rewards TRL logged per step are those of the episodes played, weighted as params.yaml says
+    weights = params.grpo.reward_weights
+    for step, (episodes, _, _, item_ids) in enumerate(checks):
+        logged = trainer.state.log_history[step]
+        outputs = [e.turn_outputs for e in episodes]
+        total = 0.0
+        for reward in trainer.reward_funcs:
+            mean = sum(reward(None, None, turn_outputs=outputs, item_id=item_ids)) / len(episodes)
+            assert logged[f"rewards/{reward.__name__}/mean"] == pytest.approx(mean, abs=1e-5)
+            total += getattr(weights, reward.__name__) * mean
+        assert logged["reward"] == pytest.approx(total, abs=1e-5)
+    # every parameter of the policy moved (two steps at lr 1e-3 with non-zero advantages)
+    after = dict(trainer.model.named_parameters())
+    assert set(after) == set(before)
+    unchanged = [k for k in before if torch.equal(before[k].detach(), after[k].detach().cpu())]
+    assert unchanged == []
     # the pixel values that reached the training forward cover every frame of every episode
     processor = trainer.processing_class
     pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
@@ -68,3 +86,21 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world):
             injected = [t for t, m in zip(episode.completion_ids, episode.mask) if m == 0]
             assert pad in injected and pad not in [t for t, m in zip(episode.completion_ids, episode.mask) if m == 1]
             assert completion_ids[row, :n].tolist() == episode.completion_ids
+
+
+@pytest.mark.slow
+def test_grpo_resumes_from_its_checkpoint(tmp_path, sliced_world, sft_model):
+    from streampro.train.grpo import train_grpo
+
+    params, sft_dir = sft_model
+    params = params.model_copy(update={"grpo": params.grpo.model_copy(update={"save_steps": 1, "num_generations": 2})})
+    out = tmp_path / "grpo"
+    first = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(out), max_steps=1)
+    assert first["global_step"] == 1 and first["resumed_from"] is None
+    after_one = dict(load_model(str(out))[0].named_parameters())
+    second = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(out), max_steps=3)
+    assert second["global_step"] == 3 and second["resumed_from"].endswith("checkpoint-1")
+    state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert [e["step"] for e in state["log_history"] if "reward" in e] == [1, 2, 3]  # step 1's log carried over
+    after_three = dict(load_model(str(out))[0].named_parameters())  # (the linear schedule's last step has lr 0)
+    assert any(not torch.equal(after_one[k], after_three[k]) for k in after_one)

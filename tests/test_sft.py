@@ -13,7 +13,7 @@ import yaml
 from streampro.config import params_from_dict
 from streampro.model.format import StreamFormat
 from streampro.train.losses import LossConfig, stream_loss
-from streampro.train.sft import StreamCollator, as_rows, load_model, train_sft, windows
+from streampro.train.sft import load_model, train_sft, windows
 from streampro.data.parquet import read_trajectories
 from tests.conftest import REPO
 
@@ -30,7 +30,7 @@ def _batch_loss(model_dir, trajectories, loss):
     model, processor = load_model(str(model_dir))
     fmt = StreamFormat(processor)
     streams = list(read_trajectories(str(trajectories)))[:2]
-    batch = StreamCollator(fmt)([as_rows(windows(t, 30)[0]) for t in streams])
+    batch = fmt.encode([windows(t, 30)[0] for t in streams])
     labels = batch.pop("labels")
     with torch.no_grad():
         logits = model(**batch).logits
@@ -46,6 +46,9 @@ def test_training_lowers_the_loss(tmp_path, sliced_world):
     before = _batch_loss(out / "base", sliced_world / "sft", "cb_stream")
     after = _batch_loss(out, sliced_world / "sft", "cb_stream")
     assert after < 0.7 * before
+    # on held-out streams (the bench split, never trained on) the loss falls too: it learned the format
+    held_before = _batch_loss(out / "base", sliced_world / "bench", "cb_stream")
+    assert _batch_loss(out, sliced_world / "bench", "cb_stream") < 0.7 * held_before
     log = json.loads((tmp_path / "log.json").read_text())
     assert [r["step"] for r in log] == [4, 8, 12] and {"p_response_right", "p_response_elsewhere"} <= set(log[0])
     assert (out / "model.safetensors").exists()
@@ -80,3 +83,39 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, sliced_world):
                                                                                    "cb_stream")
     rerun = subprocess.run(cmd, capture_output=True, text=True, check=True)  # nothing left to do: same model
     assert json.loads(rerun.stdout.strip().splitlines()[-1])["global_step"] == 15
+
+
+def _trajectory(n_turns, asked_at):
+    from streampro.schema import Trajectory, Turn
+
+    turns = [Turn(index=i, start=i, end=i + 1, frame=bytes([i]), user_text="where?" if i == asked_at else "",
+                  target="</Silence>") for i in range(n_turns)]
+    return Trajectory(trajectory_id="t", item_id="t", video_id="v", split="sft", task="OU", fps=1.0, turns=turns,
+                      answers=[{"text": "x", "time": n_turns - 1}])
+
+
+def test_long_streams_are_cut_into_windows_that_repeat_the_question():
+    cut = windows(_trajectory(7, asked_at=1), 3)
+    assert [[(t.label, t.question, t.frame) for t in w] for w in cut] == [
+        [("<0s-1s>", "", b"\x00"), ("<1s-2s>", "where?", b"\x01"), ("<2s-3s>", "", b"\x02")],
+        [("<3s-4s>", "where?", b"\x03"), ("<4s-5s>", "", b"\x04"), ("<5s-6s>", "", b"\x05")],
+        [("<6s-7s>", "where?", b"\x06")],
+    ]
+    late = windows(_trajectory(7, asked_at=4), 3)  # a window before the question does not get it
+    assert [[t.question for t in w] for w in late] == [["", "", ""], ["", "where?", ""], ["where?"]]
+    assert windows(_trajectory(3, asked_at=0), 3) == [list(windows(_trajectory(3, asked_at=0), 30)[0])]
+
+
+def test_checkpoints_are_kept_for_the_same_settings_and_reset_for_others(tmp_path):
+    from streampro.train.checkpoints import checkpoint_dir
+
+    folder = checkpoint_dir(str(tmp_path), {"lr": 0.1, "data": ["a"]})
+    (tmp_path / "checkpoints" / "checkpoint-5").mkdir()
+    assert checkpoint_dir(str(tmp_path), {"data": ["a"], "lr": 0.1}) == folder  # same settings, any key order
+    assert (tmp_path / "checkpoints" / "checkpoint-5").exists()
+    checkpoint_dir(str(tmp_path), {"lr": 0.2, "data": ["a"]})  # another run: start afresh
+    assert not (tmp_path / "checkpoints" / "checkpoint-5").exists()
+    (tmp_path / "checkpoints" / "checkpoint-7").mkdir()
+    (tmp_path / "checkpoints" / "FINGERPRINT").unlink()  # checkpoints of unknown origin are not trusted
+    checkpoint_dir(str(tmp_path), {"lr": 0.2, "data": ["a"]})
+    assert not (tmp_path / "checkpoints" / "checkpoint-7").exists()

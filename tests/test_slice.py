@@ -7,15 +7,14 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from streampro import storage, protocol
+from streampro import protocol, storage
 from streampro.config import SliceParams
 from streampro.data.beam_slice import DEAD, ParseRecords, SliceVideos
 from streampro.data.parquet import read_trajectories
 from streampro.data.slicing import read_lines, run_slice
-from streampro.data.trajectory import SliceError, due_turn, turn_targets
+from streampro.data.trajectory import SliceError, turn_targets
 from streampro.data.video import decode_jpeg
 from streampro.schema import Answer, Item
-from streampro.timing import turn_of
 
 PARAMS = SliceParams(sample_fps=1.0, frame_size=32, jpeg_quality=85)
 
@@ -55,19 +54,42 @@ def test_parse_records_sends_bad_lines_to_dead_letters():
                                .split(":")[-1].strip()), (3, "parse_video", "Field required")]), label="dead")
 
 
-def test_slice_videos_transform_labels_each_turn(synth_world):
-    manifest = str(synth_world / "manifest.jsonl")
-    items_file = str(synth_world / "items" / "bench.jsonl")
-    items = storage.read_items(items_file)
-    expected = {i.item_id: {due_turn(a, 1.0): protocol.response(a.text) for a in i.answers} for i in items}
+def _hand_world(tmp_path):
+    """An 8-second video (10 fps) and three items whose labels are written out by hand below."""
+    import numpy as np
+
+    from streampro.synth.encode import write_mp4
+
+    write_mp4(str(tmp_path / "v.mp4"), (np.full((32, 32, 3), 10 * n % 250, np.uint8) for n in range(80)), 10)
+    (tmp_path / "manifest.jsonl").write_text(json.dumps({"video_id": "v", "uri": "v.mp4", "duration": 8}) + "\n")
+    items = [
+        _item(item_id="eu", query_time=0, answers=[{"text": "it grows", "interval": [1, 2.5]},
+                                                   {"text": "it shrinks", "interval": [5, 6]}]),
+        _item(item_id="ou", task="OU", question="what now?", query_time=2.5,
+              answers=[{"text": "x", "time": 3}, {"text": "y", "time": 3.7}]),
+        _item(item_id="aa", task="AA", question="alert me", query_time=6.2, answers=[{"text": "fire", "time": 7}]),
+    ]
+    (tmp_path / "items.jsonl").write_text("".join(i.model_dump_json(exclude_none=True) + "\n" for i in items))
+    return str(tmp_path / "manifest.jsonl"), str(tmp_path / "items.jsonl")
+
+
+def test_slice_videos_transform_labels_each_turn(tmp_path):
+    manifest, items_file = _hand_world(tmp_path)
+    expected = [  # (item, turns, {turn: target} of the turns that respond, turn of the question) — by hand
+        ("eu", 8, {2: "</Response> it grows", 6: "</Response> it shrinks"}, 0),
+        ("ou", 8, {3: "</Response> x; y"}, 2),
+        ("aa", 8, {7: "</Response> fire"}, 6),
+    ]
 
     def labels(row):
-        return row["item_id"], {t["index"]: t["target"] for t in row["turns"] if t["target"] != protocol.SILENCE}
+        asked = [t["index"] for t in row["turns"] if t["user_text"]]
+        return (row["item_id"], len(row["turns"]),
+                {t["index"]: t["target"] for t in row["turns"] if t["target"] != "</Silence>"}, *asked)
 
     with TestPipeline() as p:
         result = {"manifest": p | "m" >> beam.Create(read_lines(manifest)),
                   "items": p | "i" >> beam.Create(read_lines(items_file))} | SliceVideos(1.0, 32, 85)
-        assert_that(result["trajectories"] | beam.Map(labels), equal_to(list(expected.items())), label="labels")
+        assert_that(result["trajectories"] | beam.Map(labels), equal_to(expected), label="labels")
         assert_that(result["dead_letters"], equal_to([]), label="no_dead")
 
 
@@ -85,13 +107,12 @@ def test_whole_job_on_the_synthetic_world(synth_world, tmp_path):
             item = items[traj.item_id]
             assert traj.split == split == item.split
             assert len(traj.turns) == int(manifest[item.video_id].duration)
-            due = {due_turn(a, 1.0): a.text for a in item.answers}
+            # the synthetic world times everything on whole seconds: at 1 fps an answer at (or an interval
+            # ending at) second s is due in turn s, the question is asked in turn int(query_time)
+            due = {int(a.end): a.text for a in item.answers}
             for turn in traj.turns:
-                if turn.index in due:
-                    assert turn.target == f"</Response> {due[turn.index]}"
-                else:
-                    assert turn.target == "</Silence>"
-                assert turn.user_text == (item.question if turn.index == turn_of(item.query_time) else "")
+                assert turn.target == (f"</Response> {due[turn.index]}" if turn.index in due else "</Silence>")
+                assert turn.user_text == (item.question if turn.index == int(item.query_time) else "")
             assert decode_jpeg(traj.turns[0].frame).shape == (32, 32, 3)
             seen.add(traj.item_id)
     assert seen == set(items)

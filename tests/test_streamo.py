@@ -58,7 +58,7 @@ def test_round_trip_ingest_slice_export(tmp_path):
     raw = tmp_path / "raw.json"
     raw.write_text(json.dumps(RAW))
     params = load_params(REPO / "params.yaml")
-    summary = steps.ingest(params, str(raw), str(tmp_path / "ingested"), split="rl", video_root=str(tmp_path))
+    summary = steps.ingest(params, [str(raw)], str(tmp_path / "ingested"), split="rl", video_root=str(tmp_path))
     assert summary == {"records_read": 2, "records_dead": 0, "records_skipped": 0, "records_ingested": 2, "videos": 1,
                        "items": 3, "tasks": {"EU": 2, "OU": 1}}
     manifest = str(tmp_path / "ingested" / "manifest.jsonl")

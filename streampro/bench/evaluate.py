@@ -29,8 +29,12 @@ def run(policy_name: str, trajectories: str, items: list[Item], train_items: lis
         seed: int = 0, model_options: dict | None = None) -> int:
     """Replay the trajectories to a policy and write ``out`` (predictions JSONL)."""
     policy = make_policy(policy_name, items, train_items, seed=seed, model_options=model_options)
-    wanted = {i.item_id for i in items}
-    streams = [t for t in read_trajectories(trajectories) if t.item_id in wanted]
+    by_id = {i.item_id: i for i in items}
+    streams = [t for t in read_trajectories(trajectories) if t.item_id in by_id]
+    for t in streams:  # the items are the ground truth; the trajectories must have been sliced from them
+        if t.answers != by_id[t.item_id].answers:
+            raise ValueError(f"{trajectories}: trajectory {t.trajectory_id!r} carries other answers than item "
+                             f"{t.item_id!r} of the items file: re-run slice on these items")
     predictions = run_policy(policy, streams, total=len(streams))
     return storage.write_records(out, predictions)
 

@@ -1,11 +1,11 @@
 """Trajectory records in Parquet: the Arrow schema, row conversion, and a validating reader.
 
-Turns are a list of structs (the frame as JPEG bytes); ``answers`` and ``rubric`` are stored as
-JSON text in the same shape as in the item files, so the contract has one definition.
+Every field is a typed column: turns are a list of structs (the frame as JPEG bytes); ``answers``
+and ``rubric`` are lists of structs in the shape of the item files (``schema_version`` 2). Shards
+written by an older slice (answers and rubric as JSON text) are refused with "re-run slice".
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -13,35 +13,47 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from streampro import storage
-from streampro.schema import Trajectory, RecordError, record_error
+from streampro.schema import TRAJECTORY_SCHEMA_VERSION, RecordError, Trajectory, record_error
 
+PAIR = pa.list_(pa.float64())
 TURN_TYPE = pa.struct([
     ("index", pa.int32()), ("start", pa.float64()), ("end", pa.float64()), ("frame", pa.binary()),
     ("user_text", pa.string()), ("target", pa.string()),
 ])
+ANSWER_TYPE = pa.struct([("text", pa.string()), ("interval", PAIR), ("time", pa.float64()), ("span", PAIR)])
+CHECK_TYPE = pa.struct([("type", pa.string()), ("terms", pa.list_(pa.string())), ("min", pa.int64()),
+                        ("max", pa.int64())])
+RUBRIC_TYPE = pa.struct([("rubric_id", pa.string()), ("aspect", pa.string()), ("rubric", pa.string()),
+                         ("check", CHECK_TYPE)])
 TRAJECTORY_SCHEMA = pa.schema([
     ("schema_version", pa.int32()), ("trajectory_id", pa.string()), ("item_id", pa.string()),
     ("video_id", pa.string()), ("split", pa.string()), ("task", pa.string()), ("fps", pa.float64()),
-    ("turns", pa.list_(TURN_TYPE)), ("answers", pa.string()), ("rubric", pa.string()),
+    ("turns", pa.list_(TURN_TYPE)), ("answers", pa.list_(ANSWER_TYPE)), ("rubric", pa.list_(RUBRIC_TYPE)),
 ])
 
 
 def to_row(trajectory: Trajectory) -> dict:
-    row = trajectory.model_dump(exclude={"answers", "rubric"})
-    row["answers"] = json.dumps([a.model_dump(exclude_none=True) for a in trajectory.answers])
-    row["rubric"] = json.dumps([r.model_dump(exclude_none=True) for r in trajectory.rubric])
-    return row
+    return trajectory.model_dump()
+
+
+def _drop_nulls(value):
+    """Arrow gives every struct field; the records leave absent ones out."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
 
 
 def from_row(row: dict, source: str, index: int) -> Trajectory:
     try:
         data = dict(row)
-        data["answers"] = json.loads(row["answers"])
-        data["rubric"] = json.loads(row["rubric"])
+        data["answers"] = _drop_nulls(row["answers"])
+        data["rubric"] = _drop_nulls(row["rubric"])
         return Trajectory.model_validate(data)
     except ValidationError as exc:
         raise record_error(exc, source, index) from None
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise RecordError(source, index, None, f"malformed trajectory row: {exc}") from None
 
 
@@ -59,13 +71,25 @@ def trajectory_files(folder: str) -> list[str]:
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
+def check_columns(table: pa.Table, path: str) -> None:
+    """Every column there with its type; an older slice's shard is refused with "re-run slice"."""
+    missing = set(TRAJECTORY_SCHEMA.names) - set(table.column_names)
+    if missing:
+        raise RecordError(path, None, sorted(missing)[0], "column missing from the Parquet file")
+    if pa.types.is_string(table.schema.field("answers").type):
+        raise RecordError(path, None, "schema_version", "written by an older slice (answers as JSON text, trajectory "
+                          f"schema_version 1; this code reads {TRAJECTORY_SCHEMA_VERSION}): re-run slice")
+    for name in ("turns", "answers", "rubric"):
+        if not table.schema.field(name).type.equals(TRAJECTORY_SCHEMA.field(name).type):
+            raise RecordError(path, None, name, f"column type {table.schema.field(name).type} is not "
+                              f"{TRAJECTORY_SCHEMA.field(name).type}: re-run slice")
+
+
 def read_trajectories(folder: str) -> Iterator[Trajectory]:
     """Every trajectory of every shard in ``folder``, validated; errors name the file and row."""
     for path in trajectory_files(folder):
         with storage.open_read(path) as f:
             table = pq.read_table(f)
-        missing = set(TRAJECTORY_SCHEMA.names) - set(table.column_names)
-        if missing:
-            raise RecordError(path, None, sorted(missing)[0], "column missing from the Parquet file")
+        check_columns(table, path)
         for index, row in enumerate(table.to_pylist()):
             yield from_row(row, path, index)

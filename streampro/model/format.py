@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from PIL import Image
@@ -20,6 +21,15 @@ from streampro import protocol
 IGNORE = -100
 SUPPRESSED = ["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|im_start|>",
               "<|endoftext|>"]
+
+
+class StreamTurn(NamedTuple):
+    """One turn as the model is trained on it."""
+
+    label: str  # "<3s-4s>"
+    question: str  # the question, in the turn it is asked ("" elsewhere)
+    target: str  # "</Silence>" or "</Response> answer"
+    frame: bytes  # JPEG
 
 
 def jpeg_image(data: bytes) -> Image.Image:
@@ -74,11 +84,12 @@ class StreamFormat:
         return self.render(sys_msgs + [user_message(label, question)], generation_prompt=True)[len(self.system_text):]
 
     # --- training -----------------------------------------------------------------------------------
-    def encode(self, batch: list[list[tuple[str, str, str, bytes]]]) -> dict[str, torch.Tensor]:
-        """Processor inputs for a batch of streams of ``(label, question, target, jpeg)`` turns, with
-        ``labels`` on the assistant tokens only (the decision token, the answer and the end token)."""
-        texts = [self.render(conversation([(lab, q, tgt) for lab, q, tgt, _ in turns], self.system)) for turns in batch]
-        images = [jpeg_image(frame) for turns in batch for *_, frame in turns]
+    def encode(self, batch: list[list[StreamTurn]]) -> dict[str, torch.Tensor]:
+        """Processor inputs for a batch of streams of turns, with ``labels`` on the assistant tokens only
+        (the decision token, the answer and the end token)."""
+        texts = [self.render(conversation([(t.label, t.question, t.target) for t in turns], self.system))
+                 for turns in batch]
+        images = [jpeg_image(t.frame) for turns in batch for t in turns]
         enc = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
         enc["labels"] = self.assistant_labels(enc["input_ids"])
         return dict(enc)

@@ -22,7 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from streampro import storage
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories, trajectory_files
-from streampro.model.format import StreamFormat
+from streampro.model.format import StreamFormat, StreamTurn
 from streampro.model.tiny import build_tiny_model
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
@@ -32,34 +32,29 @@ from streampro.train.losses import LossConfig, stream_loss
 log = logging.getLogger(__name__)
 
 
-def windows(trajectory: Trajectory, size: int) -> list[list[tuple[str, str, str, bytes]]]:
-    """The trajectory as ``(label, question, target, jpeg)`` turns, cut into windows of ``size`` turns;
-    a window after the question's turn repeats the question in its first turn."""
-    turns = [(turn_label(t.index, trajectory.fps), t.user_text, t.target, t.frame) for t in trajectory.turns]
+def windows(trajectory: Trajectory, size: int) -> list[list[StreamTurn]]:
+    """The trajectory's turns cut into windows of ``size`` turns; a window after the question's turn
+    repeats the question in its first turn."""
+    turns = [StreamTurn(turn_label(t.index, trajectory.fps), t.user_text, t.target, t.frame) for t in trajectory.turns]
     question = next((t.user_text for t in trajectory.turns if t.user_text), "")
     asked_at = next((t.index for t in trajectory.turns if t.user_text), 0)
     chunks = []
     for start in range(0, len(turns), size):
-        chunk = list(turns[start:start + size])
+        chunk = turns[start:start + size]
         if start > asked_at and question:
-            label, _, target, frame = chunk[0]
-            chunk[0] = (label, question, target, frame)
+            chunk[0] = chunk[0]._replace(question=question)
         chunks.append(chunk)
     return chunks
 
 
-class StreamCollator:
-    def __init__(self, fmt: StreamFormat):
-        self.fmt = fmt
+class WindowBatches:
+    """TRL's data collator: the dataset holds only window numbers; a batch is encoded from the windows."""
+
+    def __init__(self, fmt: StreamFormat, samples: list[list[StreamTurn]]):
+        self.fmt, self.samples = fmt, samples
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        return self.fmt.encode([[(t["label"], t["question"], t["target"], t["frame"]) for t in row["turns"]]
-                                for row in rows])
-
-
-def as_rows(chunk: list[tuple[str, str, str, bytes]]) -> dict:
-    """A window as a dataset row (frames stay JPEG bytes until the collator)."""
-    return {"turns": [{"label": lab, "question": q, "target": tgt, "frame": f} for lab, q, tgt, f in chunk]}
+        return self.fmt.encode([self.samples[row["window"]] for row in rows])
 
 
 def load_model(path: str, dtype=None):
@@ -141,15 +136,14 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
     if not streams:
         raise FileNotFoundError(f"no trajectories under {trajectories}")
     held = list(read_trajectories(eval_trajectories)) if eval_trajectories else streams[-cfg.batch_size:]
-    samples = [as_rows(w) for t in streams for w in windows(t, params.model.window_turns)]
+    samples = [w for t in streams for w in windows(t, params.model.window_turns)]
     ckpt_dir = checkpoint_dir(out, run_settings(params, trajectories))
 
     from datasets import Dataset
 
     model, processor = load_model(base_model_path(params, out))
     fmt = StreamFormat(processor)
-    collator = StreamCollator(fmt)
-    probe_batch = collator([as_rows(windows(t, params.model.window_turns)[0]) for t in held[: cfg.batch_size]])
+    probe_batch = fmt.encode([windows(t, params.model.window_turns)[0] for t in held[: cfg.batch_size]])
     has_tb = _has_tensorboard()
     args = SFTConfig(
         output_dir=ckpt_dir, max_steps=max_steps or cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
@@ -162,7 +156,8 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
     )
     loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
     probe = DecisionProbe(fmt, probe_batch, log_path)
-    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(samples), data_collator=collator,
+    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"window": list(range(len(samples)))}),
+                               data_collator=WindowBatches(fmt, samples),
                                processing_class=processor, loss_config=loss_config, callbacks=[probe])
     last = get_last_checkpoint(ckpt_dir)
     if last:
