@@ -1,6 +1,6 @@
 """Stage two: GRPO over whole streams with multi-grained rewards, on TRL's GRPOTrainer.
 
-TRL 1.16 has no notion of frames injected between turns (docs/model.md, "GRPO over a stream"), so a
+TRL 1.16 has no notion of frames injected between turns (docs/model.md, "GRPO"), so a
 thin subclass does the rollouts: ``_generate`` plays each stream G times with the policy's KV cache
 (``streampro/train/rollout.py``) and returns TRL's 8-tuple, with a mask that trains only the
 policy's own tokens and with every frame of the episode as its images. Setting ``self.tools`` to a
