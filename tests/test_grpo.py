@@ -15,7 +15,8 @@ from tests.conftest import REPO
 def sft_model(tmp_path_factory, sliced_world):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["sft"].update({"batch_size": 2, "learning_rate": 0.003, "save_steps": 1000, "logging_steps": 10})
-    data["grpo"].update({"num_generations": 4, "learning_rate": 0.001, "save_steps": 1000})
+    data["grpo"].update({"num_generations": 4, "learning_rate": 0.001, "save_steps": 1000,
+                         "reward_weights": {"fmt": 0.2, "turn": 0.5, "traj": 0.3}})  # distinct: a swap shows
     data["model"]["max_new_tokens"] = 8
     params = params_from_dict(data)
     sft_dir = tmp_path_factory.mktemp("grpo") / "sft"
