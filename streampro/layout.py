@@ -69,3 +69,8 @@ def split_dir(trajectories: str, split: str) -> str:
 def world_of(manifest_uri: str) -> str:
     """The world folder a manifest lies in."""
     return storage.dirname(manifest_uri)
+
+
+def world_of_items(items_uri: str) -> str:
+    """The world folder an ``items/{split}.jsonl`` file lies in."""
+    return storage.dirname(storage.dirname(items_uri))

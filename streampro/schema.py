@@ -184,7 +184,7 @@ class Trajectory(_Record):
 
 class Response(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    time: float = Field(ge=0)
+    time: float = Field(ge=0, allow_inf_nan=False)
     text: str
 
 
@@ -192,7 +192,7 @@ class Prediction(_Record):
     """A policy's responses to one item, in time order."""
 
     item_id: str = Field(min_length=1)
-    responses: list[Response] = []
+    responses: list[Response]  # required: an empty list is "stayed silent", a missing one is a broken file
 
     @field_validator("responses")
     @classmethod

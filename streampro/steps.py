@@ -49,9 +49,13 @@ def ingest(params: Params, annotations: list[str], out: str, split: str | None =
     """Ingest Streamo raw annotations (one file per split) as one world (bad records to dead letters)."""
     from streampro.data.streamo import ingest_splits
 
+    from streampro.data.slicing import check_dead_letter_share
+
     summary = ingest_splits(split_annotations(annotations, split or params.ingest.split), params.ingest, out,
                             video_root)
     log.info("ingest: %s", summary)
+    check_dead_letter_share("ingest", summary["records_read"] - summary["records_skipped"], summary["records_dead"],
+                            params.max_dead_letter_share, summary, layout.dead_letters_file(out))
     return summary
 
 
@@ -69,7 +73,8 @@ def slice(params: Params, manifest: str, out: str, items: list[str] | None = Non
     """Slice videos into streaming trajectories with Apache Beam (Parquet per split + dead letters)."""
     from streampro.data.slicing import run_slice
 
-    return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args)
+    return run_slice(manifest, out, params.slice, item_files=items, beam_args=beam_args,
+                     max_dead_letter_share=params.max_dead_letter_share)
 
 
 def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
@@ -94,16 +99,17 @@ def model_options(params: Params) -> dict:
 
 
 def bench(params: Params, trajectories: str, items: str, out: str, train_items: str | None = None,
-          policies: list[str] | None = None, model: str | None = None) -> dict:
+          policies: list[str] | None = None, model: str | None = None, model_name: str | None = None) -> dict:
     """Run and score every policy (params.yaml bench.policies) on the bench split; the policy ``model``
-    is the model folder ``--model`` (played as ``model:PATH``)."""
-    from streampro.bench.evaluate import bench_all
+    is the model folder ``--model`` (played as ``model:PATH``), reported as ``model-NAME``."""
+    from streampro.bench.evaluate import bench_all, policy_folder
 
     if policies and "model" in policies and not model:
         raise ValueError("the policy 'model' needs --model (a model folder)")
     names = [f"model:{model}" if p == "model" else p for p in policies] if policies else None
+    folders = {f"model:{model}": f"model-{model_name}" if model_name else policy_folder(f"model:{model}")}
     return bench_all(params.bench, trajectories, items, train_items, out, names, seed=params.seed,
-                     model_options=model_options(params))
+                     model_options=model_options(params), folders=folders if model else None)
 
 
 def report(params: Params, bench: list[str], out: str) -> dict:
@@ -155,10 +161,10 @@ def stream(params: Params, model: str, video: str, question: str, query_time: fl
     from streampro.policy import Stream, play
 
     cfg = params.slice
-    turns = live_turns(video, cfg.sample_fps, cfg.frame_size, cfg.jpeg_quality, question, query_time)
-    policy = StreamingModel.from_pretrained(model, window_turns=params.model.window_turns,
+    policy = StreamingModel.from_pretrained(model, window_turns=params.model.window_turns,  # first: fail fast
                                             max_new_tokens=params.model.max_new_tokens, do_sample=sample,
                                             seed=params.seed)
+    turns = live_turns(video, cfg.sample_fps, cfg.frame_size, cfg.jpeg_quality, question, query_time)
     responses = []
     for turn, output, response in play(policy, Stream("live", video, "", cfg.sample_fps, len(turns)), turns):
         if response is not None:
@@ -307,11 +313,15 @@ _steps = [
           Arg("train_items", "training items, for every-turn and random", dag=TRAIN_ITEMS),
           Arg("policies", "silent | every-turn | random | oracle | model (the --model folder) | model:PATH | "
               "offline:PATH (default: params.yaml bench.policies)", many=True, kfp_param=True),
-          Arg("model", "a trained model folder, the policy 'model'", dag=MODEL)),
+          Arg("model", "a trained model folder, the policy 'model'", dag=MODEL),
+          Arg("model_name", "the policy 'model' is reported as model-NAME (default: the --model folder's name)",
+              kfp_param=True)),
          command=("bench", "all"), show=_w_avg,
          dag=Dag((Task("bench", BENCH_INPUTS),
-                  Task("bench_sft", {**BENCH_INPUTS, "model": "sft.model"}, {"policies": ["model"]}, gpu=True),
-                  Task("bench_grpo", {**BENCH_INPUTS, "model": "grpo.model"}, {"policies": ["model"]}, gpu=True)),
+                  Task("bench_sft", {**BENCH_INPUTS, "model": "sft.model"},
+                       {"policies": ["model"], "model_name": "sft"}, gpu=True),
+                  Task("bench_grpo", {**BENCH_INPUTS, "model": "grpo.model"},
+                       {"policies": ["model"], "model_name": "grpo"}, gpu=True)),
                  image="gpu", judge_key=True, metrics=_bench_metrics)),
     Step("report", "one table comparing every policy scored",
          "Collect BENCH_DIR/*/metrics.json from one or more bench outputs and write OUT/metrics.json "

@@ -40,6 +40,20 @@ def resolve(uri: str, base_dir: str) -> str:
     return join(base_dir, uri)
 
 
+def unsupported(uri: str) -> str | None:
+    """Why no filesystem can read ``uri`` (an unknown scheme such as ``foo://`` or ``https://``), or None."""
+    if not is_remote(uri):
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.get_filesystem(uri)
+    except ValueError:
+        scheme = uri.split("://", 1)[0]
+        return f"no filesystem serves {scheme}:// uris (local paths, gs:// and Beam's other filesystems do)"
+    return None
+
+
 def open_read(uri: str) -> IO[bytes]:
     if not is_remote(uri):
         return open(uri, "rb")
@@ -81,11 +95,24 @@ def write_text(uri: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
+def read_lines(uri: str) -> list[tuple[int, bytes]]:
+    """``(line_number, raw bytes)`` of each non-blank line (decoding is the reader's, per line)."""
+    with open_read(uri) as f:
+        return [(n, line) for n, line in enumerate(f.read().splitlines(), start=1) if line.strip()]
+
+
+def decode_line(uri: str, number: int, line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(uri, number, None, f"not UTF-8 text (byte {line[exc.start]:#04x} at column "
+                          f"{exc.start + 1})") from None
+
+
 def iter_json_lines(uri: str) -> Iterator[tuple[int, object]]:
-    """Yield ``(line_number, parsed JSON)`` for each non-blank line; bad JSON names its line."""
-    for number, line in enumerate(read_text(uri).splitlines(), start=1):
-        if not line.strip():
-            continue
+    """Yield ``(line_number, parsed JSON)`` for each non-blank line; bad bytes or JSON name their line."""
+    for number, raw in read_lines(uri):
+        line = decode_line(uri, number, raw)
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:

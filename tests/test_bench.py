@@ -5,6 +5,7 @@ import pytest
 
 from streampro import storage, steps
 from streampro.bench.evaluate import bench_all, score
+from streampro.cli import main
 from streampro.bench.rule_judge import RuleJudge
 from streampro.config import BenchParams, load_params
 from streampro.schema import RecordError
@@ -46,6 +47,12 @@ ITEM = {"item_id": "a", "video_id": "v", "split": "bench", "task": "OU", "dimens
     ([{"item_id": "a", "responses": [{"time": -2, "text": "x"}]}], 1, "responses.0.time"),
     ([{"item_id": "a", "responses": [{"text": "x"}]}], 1, "responses.0.time"),
     ([{"responses": []}], 1, "item_id"),
+    ([{"item_id": "a"}, {"item_id": "b", "responses": []}], 1, "responses"),  # missing, not silent
+    ([{"item_id": "a", "responses": [{"time": float("inf"), "text": "x"}]}], 1, "responses.0.time"),
+    ([{"item_id": "a", "responses": [{"time": float("nan"), "text": "x"}]}], 1, "responses.0.time"),
+    ([{"item_id": "a", "responses": [{"time": 1e9, "text": "x"}]}], 1, "responses.0.time"),  # past the video
+    ([{"item_id": "a", "responses": []}], None, "item_id"),  # item b has no prediction
+    ([], None, "item_id"),  # an empty file
 ])
 def test_bad_predictions_are_rejected_naming_the_line(tmp_path, bad, line, field):
     items = tmp_path / "items.jsonl"
@@ -53,7 +60,7 @@ def test_bad_predictions_are_rejected_naming_the_line(tmp_path, bad, line, field
     preds = tmp_path / "pred.jsonl"
     preds.write_text("".join(json.dumps(p) + "\n" for p in bad))
     with pytest.raises(RecordError) as info:
-        score(storage.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge())
+        score(storage.read_items(str(items)), str(preds), str(tmp_path / "out"), RuleJudge(), durations={"v": 30.0})
     assert (info.value.line, info.value.field) == (line, field)
     assert not (tmp_path / "out" / "metrics.json").exists()  # nothing scored from a half-read file
 
@@ -85,3 +92,27 @@ def test_two_policies_with_one_output_folder_are_refused(tmp_path):
         bench_all(BenchParams(), str(tmp_path / "none"), str(items), None, str(tmp_path / "out"),
                   ["silent", "model:a/sft", "model:b/sft/"])
     assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_bench_refuses_missing_or_partial_trajectories(synth_world, sliced, tmp_path):
+    items = str(synth_world / "items" / "bench.jsonl")
+    with pytest.raises(FileNotFoundError, match="no trajectories of these items under"):
+        bench_all(BenchParams(), str(tmp_path / "NO_SUCH_DIR"), items, None, str(tmp_path / "a"), ["oracle"])
+    extra = tmp_path / "items.jsonl"
+    extra.write_text(storage.read_text(items) + json.dumps({**ITEM, "item_id": "not-sliced"}) + "\n")
+    with pytest.raises(ValueError, match=r"1 of 15 items have no trajectory under .* \(not-sliced\)"):
+        bench_all(BenchParams(), str(sliced / "bench"), str(extra), None, str(tmp_path / "b"), ["oracle"])
+    assert main(["bench", "run", "--policy", "oracle", "--trajectories", str(tmp_path / "NO_SUCH_DIR"), "--items",
+                 items, "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_a_response_after_the_video_is_refused_when_the_manifest_is_at_hand(synth_world, tmp_path):
+    from streampro.bench.evaluate import score_file
+
+    items = storage.read_items(str(synth_world / "items" / "bench.jsonl"))
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"item_id": i.item_id, "responses": [{"time": 1e9, "text": "x"}]}) + "\n"
+                             for i in items))
+    with pytest.raises(RecordError, match=r"1e\+09s is past the end of video"):
+        score_file(str(synth_world / "items" / "bench.jsonl"), str(preds), str(tmp_path / "out"), RuleJudge())

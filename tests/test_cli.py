@@ -164,3 +164,10 @@ def test_ingest_takes_one_file_per_split(tmp_path):
     assert main(["ingest", "--annotations", f"sft={raw}", f"bench={raw}", "--out", str(tmp_path / "w")]) == 0
     assert {i.split for i in storage.read_items(str(tmp_path / "w" / "items" / "bench.jsonl"))} == {"bench"}
     assert len(storage.read_items(str(tmp_path / "w" / "items" / "sft.jsonl"))) == 3
+
+
+def test_stream_with_a_missing_model_fails_at_once_naming_it(tmp_path, capsys):
+    assert main(["stream", "--model", str(tmp_path / "no-model"), "--video", str(tmp_path / "no-video.mp4"),
+                 "--question", "what?"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load the model" in err and "no-model" in err and "no-video" not in err  # before any decoding

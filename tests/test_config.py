@@ -64,3 +64,19 @@ def test_wrong_type_names_field(tmp_path: Path):
 def test_missing_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sft:\n  loss: ce\nsft:\n  max_steps: 3\n", "duplicate key 'sft' (first given on line 1)"),
+    ("sft:\n  loss: ce\n  loss: focal\n", "duplicate key 'loss' (first given on line 2)"),
+    ("sft:\n  learning_rate: .inf\n", "field 'sft.learning_rate'"),
+    ("grpo:\n  reward_weights: {fmt: .nan}\n", "field 'grpo.reward_weights.fmt'"),
+    ("sft:\n  max_steps: true\n", "field 'sft.max_steps': Value error, expected a number, got the boolean true"),
+    ("slice:\n  sample_fps: .inf\n", "field 'slice.sample_fps'"),
+])
+def test_settings_that_would_silently_mislead_are_errors(tmp_path: Path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    assert message in str(info.value) and str(path) in str(info.value)

@@ -106,3 +106,9 @@ def test_aggregate_by_task_dimension_and_overall():
     assert (m["PU_f1"], m["TR_f1"], m["PA_f1"]) == (100, 80, 0)
     assert m["overall_avg"] == pytest.approx(60) and m["overall_w_avg"] == pytest.approx(60)
     assert m["TG_acc"] == 80 and m["TG_time"] == 100 and m["GP_time"] == 0
+
+
+def test_rule_judge_grades_an_unlettered_answer_by_its_words_even_with_options():
+    mc = item("OU", [{"text": "the square turned red", "time": 3}], options=["red", "blue"])
+    assert JUDGE.score(mc, mc.answers[0], "zzz qqq") == 0  # no letter on either side is no match
+    assert JUDGE.score(mc, mc.answers[0], "the square turned red") == 5

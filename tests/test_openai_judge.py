@@ -118,3 +118,16 @@ def test_rubrics_step_writes_checkpoints_for_items_without_them(endpoint, tmp_pa
         steps.rubrics(params, str(items), str(tmp_path / "x.jsonl"))
     with pytest.raises(ValueError, match="cannot write one"):
         steps.rubrics(load_params(REPO / "params.yaml"), str(items), str(tmp_path / "y.jsonl"))
+
+
+def test_the_cache_keeps_endpoints_apart_and_prompts_are_capped(endpoint, tmp_path, monkeypatch):
+    from streampro.bench.openai_judge import MAX_CHARS
+
+    FakeEndpoint.replies = [(200, json.dumps({"explanation": "", "score": 3}))]
+    first = _judge(endpoint, tmp_path, monkeypatch)
+    other = _judge(endpoint.replace("/v1", "/other/v1"), tmp_path, monkeypatch)  # same model name, same cache
+    assert first.score(ITEM, ITEM.answers[0], "red") == 3 and other.score(ITEM, ITEM.answers[0], "red") == 3
+    assert [r["path"] for r in FakeEndpoint.requests] == ["/v1/chat/completions", "/other/v1/chat/completions"]
+    first.score(ITEM, ITEM.answers[0], "red " * 5000)  # a runaway response
+    prompt = FakeEndpoint.requests[-1]["body"]["messages"][1]["content"]
+    assert len(prompt) < MAX_CHARS + 300 and "[... 19000 more characters]" in prompt

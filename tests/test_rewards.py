@@ -82,3 +82,11 @@ def test_trajectory_reward_is_the_mean_of_rubric_checkpoints():
     assert trajectory_reward(it, responses_of(swapped), JUDGE) == pytest.approx(2 / 3)  # out of order
     turn = TurnReward({"i": it}, JUDGE, tau=8)(None, None, turn_outputs=[outputs], item_id=["i"])
     assert turn == [pytest.approx(2.0)]
+
+
+def test_a_prediction_scoring_zero_is_left_for_a_later_answer():
+    """Algorithm 1: S'_best starts at 0, so an answer does not consume a prediction worth 0 to it."""
+    ou = item("OU", [{"text": "the square turned blue", "time": 10}, {"text": "the circle turned red", "time": 18}])
+    # for the first answer the prediction at 18 is 8 s late (S_time 0) and wrong (S_acc 0): S' = 0, not taken;
+    # the second answer takes it: S' = 1 + 1 = 2; R = 2 * 2 / (1 + 2)
+    assert turn_reward(ou, [R(18, "the circle turned red")], JUDGE, tau=8) == pytest.approx(4 / 3)

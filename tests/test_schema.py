@@ -103,3 +103,25 @@ def test_predictions_unsorted_and_negative(tmp_path):
         with pytest.raises(RecordError) as info:
             storage.read_records(path, Prediction)
         assert info.value.line == 1 and info.value.field.startswith(field)
+
+
+def test_a_byte_that_is_not_utf8_names_its_file_and_line(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(json.dumps(GOOD_ITEM).encode() + b'\n{"question": "caf\xe9"}\n')
+    with pytest.raises(RecordError) as info:
+        storage.read_items(str(path))
+    assert (info.value.source, info.value.line) == (str(path), 2) and "not UTF-8 text (byte 0xe9" in str(info.value)
+
+
+def test_old_trajectory_shards_are_refused_with_re_run_slice(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from streampro.data.parquet import read_trajectories
+
+    (tmp_path / "sft").mkdir()
+    old = pa.table({"schema_version": [1], "trajectory_id": ["t"], "item_id": ["t"], "video_id": ["v"],
+                    "split": ["sft"], "task": ["OU"], "fps": [1.0], "turns": [[]], "answers": ["[]"], "rubric": ["[]"]})
+    pq.write_table(old, tmp_path / "sft" / "part-00000-of-00001.parquet")
+    with pytest.raises(RecordError, match="trajectory schema_version 1; this code reads 2\\): re-run slice"):
+        list(read_trajectories(str(tmp_path / "sft")))

@@ -11,7 +11,7 @@ from streampro import protocol, storage
 from streampro.config import SliceParams
 from streampro.data.beam_slice import DEAD, ParseRecords, SliceVideos
 from streampro.data.parquet import read_trajectories
-from streampro.data.slicing import read_lines, run_slice
+from streampro.data.slicing import TooManyDeadLetters, read_lines, run_slice
 from streampro.data.trajectory import SliceError, turn_targets
 from streampro.data.video import decode_jpeg
 from streampro.schema import Answer, Item
@@ -140,8 +140,11 @@ def test_bad_inputs_land_in_dead_letters_and_counts_add_up(synth_world, tmp_path
     lines = [i.model_dump_json(exclude_none=True) for i in good + bad + [late]] + ['{"item_id": broken']
     (world / "items.jsonl").write_text("\n".join(lines) + "\n")
 
+    with pytest.raises(TooManyDeadLetters, match=r"slice: 5 of 8 inputs ended as dead letters \(share 0.62 > "
+                       r"max_dead_letter_share 0.5\)"):
+        run_slice(str(world / "manifest.jsonl"), str(tmp_path / "out"), PARAMS, item_files=[str(world / "items.jsonl")])
     summary = run_slice(str(world / "manifest.jsonl"), str(tmp_path / "out"), PARAMS,
-                        item_files=[str(world / "items.jsonl")])
+                        item_files=[str(world / "items.jsonl")], max_dead_letter_share=0.7)
     dead = [json.loads(line) for f in sorted((tmp_path / "out" / "dead_letters").glob("*.jsonl"))
             for line in f.read_text().splitlines()]
     by_input = {}
@@ -162,3 +165,55 @@ def test_bad_inputs_land_in_dead_letters_and_counts_add_up(synth_world, tmp_path
     assert summary["dead_letters"] == len(dead) == 8
     assert summary["items_accounted"] and summary["videos_accounted"]
     assert len(list(read_trajectories(str(tmp_path / "out" / "bench")))) == 3
+
+
+def _dead_letters(out):
+    return [json.loads(line) for f in sorted((out / "dead_letters").glob("*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def test_unreadable_uris_bytes_duplicates_and_leaks_are_dead_letters(tmp_path, caplog):
+    import logging
+
+    manifest, items_file = _hand_world(tmp_path)
+    with open(manifest, "a") as f:
+        f.write(json.dumps({"video_id": "w", "uri": "foo://bucket/w.mp4"}) + "\n")
+        f.write(json.dumps({"video_id": "x", "uri": "https://example.com/x.mp4"}) + "\n")
+    items = tmp_path / "items"
+    items.mkdir()
+    eu = _item(item_id="eu", query_time=0, answers=[{"text": "a", "interval": [1, 2]}])
+    (items / "bench.jsonl").write_bytes(b"".join([
+        eu.model_dump_json().encode() + b"\n",  # the same id as in items.jsonl: the first by file path and line wins
+        _item(item_id="leak", split="sft").model_dump_json().encode() + b"\n",  # a training item in the bench file
+        b'{"item_id": "caf\xe9"}\n',  # Latin-1, not UTF-8
+    ]))
+    (items / "sft.jsonl").write_text(_item(item_id="train-on-v", split="sft").model_dump_json() + "\n")  # v is bench
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "out"
+    summary = run_slice(manifest, str(out), PARAMS, item_files=[str(items / "bench.jsonl"), str(items / "sft.jsonl"),
+                                                                 items_file], max_dead_letter_share=0.9)
+    reasons = sorted((str(d["input"]["item_id"] if isinstance(d["input"], dict) and "item_id" in d["input"]
+                          else d["input"].get("video_id") if isinstance(d["input"], dict) else d["line"]), d["reason"])
+                     for d in _dead_letters(out))
+    bench_file, items_path = str(items / "bench.jsonl"), items_file
+    assert reasons == sorted([
+        ("eu", f"field 'item_id': duplicate item_id 'eu' (first at {items_path}:1)"),
+        ("leak", f"{bench_file}:2: field 'split': 'sft' in the bench item file (a bench video would leak into training)"),
+        ("3", f"{bench_file}:3: not UTF-8 text (byte 0xe9 at column 17)"),
+        ("train-on-v", "field 'split': its video 'v' is a bench video (training on it would leak the bench)"),
+        ("w", f"{manifest}:2: field 'uri': no filesystem serves foo:// uris (local paths, gs:// and Beam's other "
+              "filesystems do)"),
+        ("x", f"{manifest}:3: field 'uri': no filesystem serves https:// uris (local paths, gs:// and Beam's other "
+              "filesystems do)"),
+    ])
+    assert summary["items_read"] == 7 and summary["items_dead"] == 4 and summary["trajectories_written"] == 3
+    assert summary["videos_read"] == 3 and summary["videos_dead"] == 2 and summary["items_accounted"]
+    assert not any("prism" in r.getMessage().lower() for r in caplog.records)  # nothing downloaded at run time
+
+
+def test_a_slice_where_every_item_died_fails_with_the_counts(tmp_path):
+    manifest, _ = _hand_world(tmp_path)
+    (tmp_path / "bad.jsonl").write_text(_item(item_id="late", answers=[{"text": "a", "interval": [30, 40]}])
+                                        .model_dump_json() + "\n")
+    with pytest.raises(TooManyDeadLetters, match=r"1 of 1 inputs ended as dead letters .* 'items_dead': 1"):
+        run_slice(manifest, str(tmp_path / "out"), PARAMS, item_files=[str(tmp_path / "bad.jsonl")],
+                  max_dead_letter_share=1.0)

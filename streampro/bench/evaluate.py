@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from streampro import storage
+from streampro import layout, storage
 from streampro.bench.baselines import make_policy
 from streampro.bench.harness import run_policy
 from streampro.bench.judges import judge_from
@@ -31,6 +31,12 @@ def run(policy_name: str, trajectories: str, items: list[Item], train_items: lis
     policy = make_policy(policy_name, items, train_items, seed=seed, model_options=model_options)
     by_id = {i.item_id: i for i in items}
     streams = [t for t in read_trajectories(trajectories) if t.item_id in by_id]
+    if not streams:
+        raise FileNotFoundError(f"no trajectories of these items under {trajectories}")
+    missing = sorted(set(by_id) - {t.item_id for t in streams})
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(by_id)} items have no trajectory under {trajectories} "
+                         f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): re-run slice on these items")
     for t in streams:  # the items are the ground truth; the trajectories must have been sliced from them
         if t.answers != by_id[t.item_id].answers:
             raise ValueError(f"{trajectories}: trajectory {t.trajectory_id!r} carries other answers than item "
@@ -39,10 +45,19 @@ def run(policy_name: str, trajectories: str, items: list[Item], train_items: lis
     return storage.write_records(out, predictions)
 
 
-def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str = "predictions") -> dict:
+def video_durations(items_uri: str) -> dict[str, float]:
+    """The videos' durations from the manifest beside the items' world folder, when there is one."""
+    manifest = layout.manifest(layout.world_of_items(items_uri))
+    if not storage.exists(manifest):
+        return {}
+    return {v.video_id: v.duration for v in storage.read_manifest(manifest).values() if v.duration}
+
+
+def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str = "predictions",
+          durations: dict[str, float] | None = None) -> dict:
     """Score a predictions file (all or nothing) and write the policy's metrics and reports to ``out``."""
     by_id = {i.item_id: i for i in items}
-    predictions = read_predictions(predictions_uri, by_id)
+    predictions = read_predictions(predictions_uri, by_id, durations)
     scores = score_all(items, predictions, judge)
     metrics = aggregate(scores)
     write_policy_report(out, policy, metrics, response_offsets(scores, by_id))
@@ -58,26 +73,28 @@ def run_policy_file(policy_name: str, trajectories: str, items_uri: str, train_i
 
 def score_file(items_uri: str, predictions_uri: str, out: str, judge) -> dict:
     """``bench score``: the items from their file, then :func:`score`."""
-    return score(storage.read_items(items_uri), predictions_uri, out, judge)
+    return score(storage.read_items(items_uri), predictions_uri, out, judge, durations=video_durations(items_uri))
 
 
 def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
-              policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None) -> dict[str, dict]:
+              policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None,
+              folders: dict[str, str] | None = None) -> dict[str, dict]:
     """For each policy: run it through the harness, score it; then one comparison table in ``out``."""
     items = storage.read_items(items_uri)
     train_items = storage.read_items(train_items_uri) if train_items_uri else []
     judge = judge_from(params)
+    durations = video_durations(items_uri)
     names = list(policies or params.policies)
-    folders = [policy_folder(n) for n in names]
-    clashes = sorted({f for f in folders if folders.count(f) > 1})
+    named = [(folders or {}).get(n) or policy_folder(n) for n in names]  # each policy's folder under out
+    clashes = sorted({f for f in named if named.count(f) > 1})
     if clashes:
         raise ValueError(f"policies {names} share the output folder(s) {clashes}: give each policy its own name")
     results = {}
-    for name in names:
-        folder = storage.join(out, policy_folder(name))
+    for name, folder_name in zip(names, named):
+        folder = storage.join(out, folder_name)
         predictions = storage.join(folder, "predictions.jsonl")
         run(name, trajectories, items, train_items, predictions, seed=seed, model_options=model_options)
-        results[name] = score(items, predictions, folder, judge, policy=name)
+        results[name] = score(items, predictions, folder, judge, policy=name, durations=durations)
         log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
     write_comparison(out, results)
     return results

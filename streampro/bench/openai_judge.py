@@ -3,7 +3,7 @@
 It asks for a JSON object ``{"explanation": str, "score": int}`` (0–5 for answers, 0/1 for rubric
 checkpoints), retries transient errors (connection failures, HTTP 429 and 5xx) with back-off, and
 fails with :class:`JudgeError` on a malformed answer. Every call is cached on disk under
-``cache_dir``, keyed by the endpoint's model and the full request, so re-scoring is free and
+``cache_dir``, keyed by the endpoint, its model and the full request, so re-scoring is free and
 reproducible. The API key, if the endpoint needs one, comes from the environment variable named by
 ``api_key_env`` (a Kubernetes secret on the cluster), never from params.
 """
@@ -45,6 +45,15 @@ RUBRIC_WRITER_PROMPT = (
     '"rubric": "<one checkable sentence>"}, ...]}.'
 )
 ASPECTS = ("granularity", "coherence", "coverage")
+
+
+MAX_CHARS = 1000  # a model's response goes into a judge prompt at most this long
+MAX_RESPONSES = 100  # a rubric check lists at most this many responses
+
+
+def capped(text: str) -> str:
+    """A response as the judge reads it: cut at ``MAX_CHARS`` (a runaway output cannot flood the prompt)."""
+    return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + f" [... {len(text) - MAX_CHARS} more characters]"
 
 
 class JudgeError(RuntimeError):
@@ -91,7 +100,7 @@ class OpenAIJudge(Judge):
         cached on disk keyed by the whole request; a bad answer is never cached."""
         payload = {"model": self.model, "temperature": 0, "response_format": {"type": "json_object"},
                    "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
-        key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps({"endpoint": self.url, **payload}, sort_keys=True).encode()).hexdigest()
         path = self.cache / key[:2] / f"{key}.json"
         if path.exists():
             return json.loads(path.read_text())["answer"]
@@ -108,7 +117,7 @@ class OpenAIJudge(Judge):
             raise JudgeError(f"{self.url}: the judge did not answer with a JSON object: {content[:300]!r}")
         check(parsed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"answer": parsed, "model": self.model, "request": payload}))
+        path.write_text(json.dumps({"answer": parsed, "endpoint": self.url, "model": self.model, "request": payload}))
         return parsed
 
     def ask(self, system: str, user: str, top: int) -> int:
@@ -138,10 +147,12 @@ class OpenAIJudge(Judge):
                 for k, p in enumerate(points)]
 
     def score(self, item: Item, answer: Answer, text: str) -> int:
-        user = f"Question: {item.question}\nReference answer: {answer.text}\nResponse: {text}"
+        user = f"Question: {item.question}\nReference answer: {answer.text}\nResponse: {capped(text)}"
         return self.ask(ANSWER_PROMPT, user, 5)
 
     def check(self, item: Item, rubric: Rubric, responses: list[str]) -> bool:
-        listed = "\n".join(f"- {r}" for r in responses) or "(no responses)"
+        listed = "\n".join(f"- {capped(r)}" for r in responses[:MAX_RESPONSES]) or "(no responses)"
+        if len(responses) > MAX_RESPONSES:
+            listed += f"\n- ... and {len(responses) - MAX_RESPONSES} more responses"
         user = f"Question: {item.question}\nCheckpoint ({rubric.aspect}): {rubric.rubric}\nResponses:\n{listed}"
         return self.ask(RUBRIC_PROMPT, user, 1) == 1

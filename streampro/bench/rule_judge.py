@@ -33,7 +33,7 @@ class RuleJudge(Judge):
     name = "rule"
 
     def score(self, item: Item, answer: Answer, text: str) -> int:
-        if item.options:
+        if item.options and choice_letter(answer.text) is not None:  # a lettered answer: the letter decides
             return 5 if choice_letter(text) == choice_letter(answer.text) else 0
         truth, said = tokens(answer.text), tokens(text)
         if not said:

@@ -16,16 +16,29 @@ from streampro.schema import Item, Prediction, RecordError
 from streampro.tasks import DIMENSIONS, get_task
 
 
-def read_predictions(uri: str, items: dict[str, Item]) -> dict[str, Prediction]:
-    """All predictions of a file, or an error naming the line: nothing is scored from a half-read file."""
+def read_predictions(uri: str, items: dict[str, Item], durations: dict[str, float] | None = None
+                     ) -> dict[str, Prediction]:
+    """A prediction for every item, or an error naming the line (or the items without one): nothing is
+    scored from a half-read or partial file. With the videos' ``durations``, a response after its video's
+    end is an error too."""
     predictions: dict[str, Prediction] = {}
     for line, data in storage.iter_json_lines(uri):
         prediction = storage.parse_record(Prediction, data, uri, line)
-        if prediction.item_id not in items:
+        item = items.get(prediction.item_id)
+        if item is None:
             raise RecordError(uri, line, "item_id", f"unknown item_id {prediction.item_id!r} (not in the items)")
         if prediction.item_id in predictions:
             raise RecordError(uri, line, "item_id", f"a second prediction for {prediction.item_id!r}")
+        end = (durations or {}).get(item.video_id)
+        for k, response in enumerate(prediction.responses):
+            if end is not None and response.time > end:
+                raise RecordError(uri, line, f"responses.{k}.time",
+                                  f"{response.time:g}s is past the end of video {item.video_id!r} ({end:g}s)")
         predictions[prediction.item_id] = prediction
+    missing = [i for i in items if i not in predictions]
+    if missing:
+        raise RecordError(uri, None, "item_id", f"no prediction for {len(missing)} of {len(items)} items "
+                          f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): a partial run is not scored")
     return predictions
 
 

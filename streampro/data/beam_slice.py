@@ -29,37 +29,81 @@ def dead_letter(step: str, reason: str, source: str | None, line: int | None, re
     return {"step": step, "reason": reason, "source": source, "line": line, "input": record}
 
 
+def split_of_file(source: str) -> str | None:
+    """The split an item file holds by its name (``items/bench.jsonl``, ``rubrics/rl.jsonl``), if it says."""
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    return next((s for s in SPLITS if name == f"{s}.jsonl"), None)
+
+
 class ParseRecords(beam.DoFn):
-    """Raw ``(source, line, text)`` → ``(key, (source, line, record))``; bad lines to dead letters."""
+    """Raw ``(source, line, text)`` → ``(key, (source, line, record))``; bad lines to dead letters.
+
+    Videos are keyed by ``video_id``; items by ``item_id`` (duplicates are resolved next). A line that
+    is not UTF-8 or not JSON, a record that breaks its contract, a video uri no filesystem serves, and
+    an item of another split than its file's name says go to the dead letters with the reason."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self.read = Metrics.counter(NAMESPACE, f"{kind}s_read")
         self.dead = Metrics.counter(NAMESPACE, f"{kind}s_dead")
 
+    def _dead(self, reason: str, source, line, data):
+        self.dead.inc()
+        return beam.pvalue.TaggedOutput(DEAD, dead_letter(f"parse_{self.kind}", reason, source, line, data))
+
     def process(self, element):
         source, line, text = element
         self.read.inc()
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield self._dead(f"{source}:{line}: not UTF-8 text (byte {text[exc.start]:#04x} at column "
+                                 f"{exc.start + 1})", source, line, text.decode("utf-8", "replace"))
+                return
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(f"parse_{self.kind}", f"not valid JSON: {exc.msg}",
-                                                             source, line, text))
+            yield self._dead(f"not valid JSON: {exc.msg}", source, line, text)
             return
         try:
             if self.kind == "video":
                 record = storage.parse_record(VideoRecord, data, source, line)
                 record = record.model_copy(update={"uri": storage.resolve(record.uri, storage.dirname(source))})
+                problem = storage.unsupported(record.uri)
+                if problem:
+                    raise RecordError(source, line, "uri", problem)
                 key = record.video_id
             else:
                 record = storage.parse_record(Item, data, source, line)
-                key = record.video_id
+                expected = split_of_file(source)
+                if expected and record.split != expected:
+                    raise RecordError(source, line, "split", f"{record.split!r} in the {expected} item file "
+                                      + ("(a bench video would leak into training)" if expected == "bench" else
+                                         "(items must be in the file of their split)"))
+                key = record.item_id
         except RecordError as exc:
-            self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(f"parse_{self.kind}", str(exc), source, line, data))
+            yield self._dead(str(exc), source, line, data)
             return
         yield key, (source, line, record)
+
+
+class FirstOfEachId(beam.DoFn):
+    """``(item_id, [(source, line, item), ...])`` → the first (by file path, then line) keyed by its video; every
+    other item with the same id goes to the dead letters, naming where the first one is."""
+
+    def __init__(self):
+        self.dead = Metrics.counter(NAMESPACE, "items_dead")
+
+    def process(self, element):
+        item_id, copies = element
+        first, *others = sorted(copies, key=lambda c: (c[0], c[1]))
+        for source, line, item in others:
+            self.dead.inc()
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
+                "unique_items", f"field 'item_id': duplicate item_id {item_id!r} (first at {first[0]}:{first[1]})",
+                source, line, item))
+        yield first[2].video_id, first
 
 
 class SliceVideoFn(beam.DoFn):
@@ -92,6 +136,13 @@ class SliceVideoFn(beam.DoFn):
                 yield self._dead("item", "slice", f"field 'video_id': video {video_id!r} is not in the manifest",
                                  source, line, item)
             return
+        if any(item.split == "bench" for _, _, item in items):  # a bench video is for the bench only
+            kept = [(source, line, item) for source, line, item in items if item.split == "bench"]
+            for source, line, item in items:
+                if item.split != "bench":
+                    yield self._dead("item", "slice", f"field 'split': its video {video_id!r} is a bench video "
+                                     "(training on it would leak the bench)", source, line, item)
+            items = kept
         v_source, v_line, video = videos[0]
         try:
             sampled = sample_frames(video.uri, self.sample_fps, self.frame_size)
@@ -131,12 +182,14 @@ class SliceVideos(beam.PTransform):
         videos = inputs["manifest"] | "ParseManifest" >> beam.ParDo(ParseRecords("video")).with_outputs(
             DEAD, main="records")
         items = inputs["items"] | "ParseItems" >> beam.ParDo(ParseRecords("item")).with_outputs(DEAD, main="records")
+        unique = (items.records | "GroupById" >> beam.GroupByKey()
+                  | "FirstOfEachId" >> beam.ParDo(FirstOfEachId()).with_outputs(DEAD, main="records"))
         sliced = (
-            {"videos": videos.records, "items": items.records}
+            {"videos": videos.records, "items": unique.records}
             | "GroupByVideo" >> beam.CoGroupByKey()
             | "DecodeAndSlice" >> beam.ParDo(self.fn).with_outputs(DEAD, main="trajectories")
         )
-        dead = (videos[DEAD], items[DEAD], sliced[DEAD]) | "MergeDeadLetters" >> beam.Flatten()
+        dead = (videos[DEAD], items[DEAD], unique[DEAD], sliced[DEAD]) | "MergeDeadLetters" >> beam.Flatten()
         return {"trajectories": sliced.trajectories, "dead_letters": dead}
 
 

@@ -12,7 +12,7 @@ import logging
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from streampro import layout, storage
 from streampro.config import SliceParams
@@ -20,10 +20,12 @@ from streampro.schema import SPLITS
 from streampro.data.beam_slice import NAMESPACE, SliceVideos, WriteDeadLetters, WriteTrajectories
 
 log = logging.getLogger(__name__)
+LOCAL_RUNNER = "FnApiRunner"  # what the DirectRunner runs a batch job on, without its attempt to fetch Prism
 
 
-def read_lines(uri: str) -> list[tuple[str, int, str]]:
-    return [(uri, n, line) for n, line in enumerate(storage.read_text(uri).splitlines(), start=1) if line.strip()]
+def read_lines(uri: str) -> list[tuple[str, int, bytes]]:
+    """``(file, line number, raw bytes)`` per non-blank line: a bad byte dead-letters its line, not the job."""
+    return [(uri, n, line) for n, line in storage.read_lines(uri)]
 
 
 def default_item_files(manifest: str) -> list[str]:
@@ -56,17 +58,32 @@ def summarize(counters: dict[str, int]) -> dict:
     return c
 
 
+class TooManyDeadLetters(ValueError):
+    """A step whose inputs mostly (or all) ended as dead letters: its output is not worth using."""
+
+
+def check_dead_letter_share(step: str, read: int, dead: int, max_share: float, counts: dict, where: str) -> None:
+    """Fail when nothing was read, when every input died, or when the dead share passes ``max_share``."""
+    if read == 0:
+        raise TooManyDeadLetters(f"{step}: no inputs at all ({counts})")
+    if dead == read or dead / read > max_share:
+        raise TooManyDeadLetters(f"{step}: {dead} of {read} inputs ended as dead letters (share {dead / read:.2f} > "
+                                 f"max_dead_letter_share {max_share}); the reasons are in {where}. Counts: {counts}")
+
+
 def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str] | None = None,
-              beam_args: list[str] | None = None) -> dict:
+              beam_args: list[str] | None = None, max_dead_letter_share: float = 0.5) -> dict:
     """Slice the manifest's videos into trajectories under ``out``; returns (and writes) the summary."""
     item_files = item_files or default_item_files(manifest)
     if not item_files:
         raise FileNotFoundError(f"no item files given and none found beside {manifest}")
     options = PipelineOptions(beam_args or [])
+    if options.view_as(StandardOptions).runner is None:  # Beam's default tries to download Prism first
+        options.view_as(StandardOptions).runner = LOCAL_RUNNER
     pipeline = beam.Pipeline(options=options)
     n_videos, n_items = build_pipeline(pipeline, manifest, item_files, out, params)
     log.info("slice: %d videos, %d items from %s on %s", n_videos, n_items, manifest,
-             options.get_all_options().get("runner") or "DirectRunner")
+             options.view_as(StandardOptions).runner)
     result = pipeline.run()
     result.wait_until_finish()
     counters: dict[str, int] = {}
@@ -80,4 +97,6 @@ def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str
         raise RuntimeError(f"slice: inputs do not add up to outputs + dead letters: {summary}")
     storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
     log.info("slice: %d trajectories, %d dead letters", summary["trajectories_written"], summary["dead_letters"])
+    check_dead_letter_share("slice", summary["items_read"], summary["items_dead"], max_dead_letter_share,
+                            {k: v for k, v in summary.items() if isinstance(v, int)}, layout.dead_letters_dir(out))
     return summary

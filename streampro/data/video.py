@@ -31,8 +31,8 @@ def sample_frames(uri: str, sample_fps: float, size: int) -> SampledVideo:
         try:
             with storage.open_read(uri) as f:
                 source = io.BytesIO(f.read())
-        except (FileNotFoundError, OSError) as exc:
-            raise VideoError(f"cannot open {uri}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any filesystem's failure is this video's, not the job's
+            raise VideoError(f"cannot open {uri}: {type(exc).__name__}: {str(exc)[:200]}") from None
         empty = source.getbuffer().nbytes == 0
     else:
         if not os.path.isfile(uri):

@@ -57,8 +57,12 @@ class StreamingModel(Policy):
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device)
-        return cls(model, AutoProcessor.from_pretrained(path), name=f"model:{path}", **kwargs)
+        try:
+            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device)
+            processor = AutoProcessor.from_pretrained(path)
+        except (OSError, ValueError) as exc:  # no such folder, not a model id, no hub access
+            raise FileNotFoundError(f"cannot load the model {path!r}: {str(exc).strip().splitlines()[0][:300]}") from None
+        return cls(model, processor, name=f"model:{path}", **kwargs)
 
     # --- policy interface ---------------------------------------------------------------------------
     def reset(self, stream: Stream | None = None) -> None:

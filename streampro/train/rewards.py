@@ -10,8 +10,9 @@ R = w_fmt·R_fmt + w_turn·R_turn + w_traj·R_traj is TRL's ``reward_weights``.
 - ``turn``: the paper's Algorithm 1 — one universal τ; ground-truth-first matching: for each answer
   in order, among the predictions not yet matched that lie in its window ([start − τ, end + τ] for
   intervals, [t − τ, t + τ] for timestamps, [t − τ, t] for the Proactive Agency tasks GP and RF),
-  take the highest S′ = S_time + S_acc (StreamPro-Bench's own functions, with this τ), mark it
-  matched and add S′; R_turn = 2·ΣS′ / (|P| + |G|) (in [0, 2]; 0 when there is nothing).
+  take the highest S′ = S_time + S_acc (StreamPro-Bench's own functions, with this τ) if it is above 0,
+  mark it matched and add S′ (a prediction scoring S′ = 0 is never consumed);
+  R_turn = 2·ΣS′ / (|P| + |G|) (in [0, 2]; 0 when there is nothing).
 - ``traj``: the mean of the item's binary rubric checkpoints graded by the judge against the whole
   predicted stream (0 for an item without rubric: the ``rubrics`` step writes them for real data).
 """
@@ -46,7 +47,7 @@ def turn_reward(item: Item, predictions: list[Response], judge, tau: float) -> f
     total = 0.0
     for answer in item.answers:
         lo, hi = turn_window(item, answer, tau)
-        best, best_score = None, -1.0
+        best, best_score = None, 0.0  # Algorithm 1: S'_best starts at 0; a match must score higher
         for k, p in enumerate(predictions):
             if k in matched or not lo <= p.time <= hi:
                 continue
