@@ -85,12 +85,12 @@ def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | No
     return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps)
 
 
-def grpo(params: Params, model: str, trajectories: str, out: str, plots: str | None = None,
+def grpo(params: Params, model: str, trajectories: str, items: str, out: str, plots: str | None = None,
          max_steps: int | None = None) -> dict:
     """GRPO of the SFT model over whole streams with the multi-grained rewards (TRL GRPOTrainer)."""
     from streampro.train.grpo import train_grpo
 
-    return train_grpo(params, model, trajectories, out, plots, max_steps)
+    return train_grpo(params, model, trajectories, items, out, plots, max_steps)
 
 
 def model_options(params: Params) -> dict:
@@ -297,10 +297,13 @@ _steps = [
          (Arg("model", "the SFT model folder", required=True, dag=In("sft_model", kind="Model")),
           Arg("trajectories", "rl trajectories (a split folder of Parquet shards)", required=True,
               dag=In("trajectories", "rl")),
+          Arg("items", "the rl items the trajectories were sliced from, with their rubrics (the ground truth)",
+              required=True, dag=In("rl_items")),
           Arg("out", "output folder for the model", required=True, dag=Out("model", "Model")),
           Arg("plots", "JSON log of the reward components per step (dvc plots)"),
           Arg("max_steps", "override grpo.max_steps", int)),
-         dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories"}, gpu=True),),
+         dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories",
+                                "rl_items": "rubrics.rl_items"}, gpu=True),),
                  image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics)),
     Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
          "For each policy in params.yaml bench.policies (or --policies): run it over the bench trajectories, score it, "

@@ -25,11 +25,12 @@ def sft_model(tmp_path_factory, sliced_world):
 
 
 @pytest.mark.slow
-def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world, sft_model):
+def test_grpo_steps_on_the_tiny_model(tmp_path, synth_world, sliced_world, sft_model):
     params, sft_dir = sft_model
     before = dict(load_model(str(sft_dir))[0].named_parameters())
 
-    trainer = build_trainer(params, str(sft_dir), str(sliced_world / "rl"), str(tmp_path / "grpo"), max_steps=2)
+    trainer = build_trainer(params, str(sft_dir), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"), str(tmp_path / "grpo"),
+                            max_steps=2)
     seen = []
 
     def capture(module, args, kwargs):
@@ -90,18 +91,36 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, sliced_world, sft_model):
 
 
 @pytest.mark.slow
-def test_grpo_resumes_from_its_checkpoint(tmp_path, sliced_world, sft_model):
+def test_grpo_resumes_from_its_checkpoint(tmp_path, synth_world, sliced_world, sft_model):
     from streampro.train.grpo import train_grpo
 
     params, sft_dir = sft_model
     params = params.model_copy(update={"grpo": params.grpo.model_copy(update={"save_steps": 1, "num_generations": 2})})
     out = tmp_path / "grpo"
-    first = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(out), max_steps=1)
+    first = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"), str(out), max_steps=1)
     assert first["global_step"] == 1 and first["resumed_from"] is None
     after_one = dict(load_model(str(out))[0].named_parameters())
-    second = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(out), max_steps=3)
+    second = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"), str(out), max_steps=3)
     assert second["global_step"] == 3 and second["resumed_from"].endswith("checkpoint-1")
     state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
     assert [e["step"] for e in state["log_history"] if "reward" in e] == [1, 2, 3]  # step 1's log carried over
     after_three = dict(load_model(str(out))[0].named_parameters())  # (the linear schedule's last step has lr 0)
     assert any(not torch.equal(after_one[k], after_three[k]) for k in after_one)
+
+
+def test_grpo_takes_its_ground_truth_from_the_items(synth_world, sliced_world, tmp_path):
+    """Rewards read the rl items (exact query time, options, source); trajectories from other items are refused."""
+    from streampro import storage
+    from streampro.data.parquet import read_trajectories
+    from streampro.train.grpo import items_of_streams
+
+    streams = {t.item_id: t for t in read_trajectories(str(sliced_world / "rl"))}
+    items_file = str(synth_world / "items" / "rl.jsonl")
+    truth = items_of_streams(streams, items_file, "rl")
+    assert truth == {i.item_id: i for i in storage.read_items(items_file)}
+    changed = [i.model_copy(update={"answers": [a.model_copy(update={"text": "else"}) for a in i.answers]})
+               for i in storage.read_items(items_file)]
+    other = tmp_path / "rl.jsonl"
+    storage.write_records(str(other), changed)
+    with pytest.raises(ValueError, match="was not sliced from the items of .* \\(other answers\\): re-run slice"):
+        items_of_streams(streams, str(other), "rl")

@@ -51,13 +51,3 @@ def build_trajectory(item: Item, frames: list[bytes], fps: float) -> Trajectory:
         trajectory_id=f"{item.item_id}@{fps:g}fps", item_id=item.item_id, video_id=item.video_id,
         split=item.split, task=item.task, fps=fps, turns=turns, answers=item.answers, rubric=item.rubric,
     )
-
-
-def item_of(trajectory: Trajectory) -> Item:
-    """The item a trajectory was sliced from (question and query time recovered from its turns)."""
-    from streampro.tasks import get_task
-
-    asked = next((t for t in trajectory.turns if t.user_text), trajectory.turns[0])
-    return Item(item_id=trajectory.item_id, video_id=trajectory.video_id, split=trajectory.split, task=trajectory.task,
-                dimension=get_task(trajectory.task).dimension, question=asked.user_text, query_time=asked.start,
-                answers=trajectory.answers, rubric=trajectory.rubric)

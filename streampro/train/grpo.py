@@ -22,9 +22,8 @@ from streampro import storage
 from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
-from streampro.data.trajectory import item_of
 from streampro.model.stream import StreamingModel
-from streampro.schema import Trajectory
+from streampro.schema import Item, Trajectory
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
@@ -87,8 +86,19 @@ class RewardLog(TrainerCallback):
             storage.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
 
 
-def build_trainer(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
-                  max_steps: int | None = None) -> StreamGRPOTrainer:
+def items_of_streams(streams: dict[str, Trajectory], items_uri: str, trajectories: str) -> dict[str, Item]:
+    """The ground truth of each stream: its item from the items file (the one source through the DAG)."""
+    items = {i.item_id: i for i in storage.read_items(items_uri)}
+    for item_id, stream in streams.items():
+        item = items.get(item_id)
+        if item is None or item.answers != stream.answers:
+            raise ValueError(f"{trajectories}: trajectory {stream.trajectory_id!r} was not sliced from the items of "
+                             f"{items_uri} ({'no such item' if item is None else 'other answers'}): re-run slice")
+    return {i: items[i] for i in streams}
+
+
+def build_trainer(params: Params, model_path: str, trajectories: str, items: str, out: str,
+                  log_path: str | None = None, max_steps: int | None = None) -> StreamGRPOTrainer:
     """The configured trainer (checkpoints under ``out/checkpoints``, reset when the settings changed)."""
     from datasets import Dataset
     from transformers import AutoProcessor
@@ -97,7 +107,7 @@ def build_trainer(params: Params, model_path: str, trajectories: str, out: str, 
     streams = {t.item_id: t for t in read_trajectories(trajectories)}
     if not streams:
         raise FileNotFoundError(f"no trajectories under {trajectories}")
-    items = {i: item_of(t) for i, t in streams.items()}
+    truth = items_of_streams(streams, items, trajectories)
     judge = judge_from(params.bench)
     ckpt_dir = checkpoint_dir(out, [cfg.model_dump(exclude={"max_steps", "save_steps"}), model_path, sorted(streams),
                                     params.seed])
@@ -112,7 +122,7 @@ def build_trainer(params: Params, model_path: str, trajectories: str, out: str, 
         model_init_kwargs={"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32},
     )
     rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
-    rewards = [FormatReward(items), TurnReward(items, judge, tau=cfg.tau), TrajectoryReward(items, judge)]
+    rewards = [FormatReward(truth), TurnReward(truth, judge, tau=cfg.tau), TrajectoryReward(truth, judge)]
     reward_log = RewardLog(log_path)
     trainer = StreamGRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,
@@ -121,10 +131,11 @@ def build_trainer(params: Params, model_path: str, trajectories: str, out: str, 
     return trainer
 
 
-def train_grpo(params: Params, model_path: str, trajectories: str, out: str, log_path: str | None = None,
+def train_grpo(params: Params, model_path: str, trajectories: str, items: str, out: str, log_path: str | None = None,
                max_steps: int | None = None) -> dict:
-    """GRPO from the SFT model at ``model_path`` on the rl trajectories; saves the model to ``out``."""
-    trainer = build_trainer(params, model_path, trajectories, out, log_path, max_steps)
+    """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
+    rl items, with their rubrics); saves the model to ``out``."""
+    trainer = build_trainer(params, model_path, trajectories, items, out, log_path, max_steps)
     ckpt_dir = trainer.args.output_dir
     last = get_last_checkpoint(ckpt_dir)
     train_or_finish(trainer, last)
