@@ -33,7 +33,7 @@ def test_every_step_in_order(ir):
     deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
     assert deps["rubrics"] == {"synth"} and deps["slice"] == {"synth", "rubrics"}
     assert deps["sft"] == {"slice"}
-    assert deps["grpo"] == {"sft", "slice"}
+    assert deps["grpo"] == {"sft", "slice", "rubrics"}
     assert deps["bench-2"] == {"sft", "slice", "synth"} and deps["bench-3"] == {"grpo", "slice", "synth"}
     assert deps["report"] == {"bench", "bench-2", "bench-3"}
     # each task shows the name of its dvc stage
