@@ -91,8 +91,31 @@ def read_text(uri: str) -> str:
 
 
 def write_text(uri: str, text: str) -> None:
-    with open_write(uri) as f:
+    """Write a whole file at once: locally into ``URI.partial``, then renamed over ``uri`` (a reader never
+    sees half a file); a ``gs://`` object appears only when its upload completes."""
+    if is_remote(uri):
+        with open_write(uri) as f:
+            f.write(text.encode("utf-8"))
+        return
+    with open_write(uri + ".partial") as f:
         f.write(text.encode("utf-8"))
+    os.replace(uri + ".partial", uri)
+
+
+def remove(uri: str) -> None:
+    """Delete a file or a folder (recursively); nothing if it is not there."""
+    if not is_remote(uri):
+        if os.path.isdir(uri) and not os.path.islink(uri):
+            shutil.rmtree(uri)
+        elif os.path.lexists(uri):
+            os.remove(uri)
+        return
+    from apache_beam.io.filesystems import FileSystems
+
+    matches = FileSystems.match([uri.rstrip("/") + "/**"])[0].metadata_list
+    paths = [m.path for m in matches] + ([uri] if FileSystems.exists(uri) else [])
+    if paths:
+        FileSystems.delete(paths)
 
 
 def read_lines(uri: str) -> list[tuple[int, bytes]]:

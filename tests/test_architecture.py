@@ -4,7 +4,7 @@ import ast
 from tests.conftest import REPO
 
 LAYERS = {
-    1: {"config", "schema", "storage", "layout", "tasks", "timing", "protocol", "policy"},
+    1: {"config", "schema", "storage", "layout", "outputs", "tasks", "timing", "protocol", "policy"},
     2: {"synth", "data"},
     3: {"bench"},
     4: {"model"},

@@ -96,7 +96,7 @@ def test_two_policies_with_one_output_folder_are_refused(tmp_path):
 
 def test_bench_refuses_missing_or_partial_trajectories(synth_world, sliced, tmp_path):
     items = str(synth_world / "items" / "bench.jsonl")
-    with pytest.raises(FileNotFoundError, match="no trajectories of these items under"):
+    with pytest.raises(FileNotFoundError, match="NO_SUCH_DIR does not exist: run `streampro slice` first"):
         bench_all(BenchParams(), str(tmp_path / "NO_SUCH_DIR"), items, None, str(tmp_path / "a"), ["oracle"])
     extra = tmp_path / "items.jsonl"
     extra.write_text(storage.read_text(items) + json.dumps({**ITEM, "item_id": "not-sliced"}) + "\n")

@@ -123,5 +123,6 @@ def test_old_trajectory_shards_are_refused_with_re_run_slice(tmp_path):
     old = pa.table({"schema_version": [1], "trajectory_id": ["t"], "item_id": ["t"], "video_id": ["v"],
                     "split": ["sft"], "task": ["OU"], "fps": [1.0], "turns": [[]], "answers": ["[]"], "rubric": ["[]"]})
     pq.write_table(old, tmp_path / "sft" / "part-00000-of-00001.parquet")
+    (tmp_path / "_COMPLETE.json").write_text(json.dumps({"step": "slice", "counts": {}, "fingerprint": "0"}))
     with pytest.raises(RecordError, match="trajectory schema_version 1; this code reads 2\\): re-run slice"):
         list(read_trajectories(str(tmp_path / "sft")))

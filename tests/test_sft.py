@@ -63,19 +63,21 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, sliced_world):
            str(sliced_world / "sft"), "--out", str(out), "--max-steps", "15"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and not (out / "checkpoints" / "checkpoint-3" / "trainer_state.json").exists():
+    partial = tmp_path / "sft.partial"  # a run writes there; OUT appears, complete, when it succeeds
+    while time.time() < deadline and not (partial / "checkpoints" / "checkpoint-3" / "trainer_state.json").exists():
         assert proc.poll() is None, "training ended before it could be killed"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    assert checkpoints and not (out / "sft_summary.json").exists()
+    checkpoints = sorted((partial / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert checkpoints and not out.exists()  # nothing a consumer could take for a finished model
     killed_at = int(checkpoints[-1].name.split("-")[1])
     assert killed_at < 15
     run = subprocess.run(cmd, capture_output=True, text=True, check=True)
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["global_step"] == 15
     assert summary["resumed_from"].endswith(f"checkpoint-{killed_at}")
+    assert json.loads((out / "_COMPLETE.json").read_text())["counts"]["global_step"] == 15 and not partial.exists()
     state = json.loads((out / "checkpoints" / "checkpoint-15" / "trainer_state.json").read_text())
     assert state["global_step"] == 15 and state["max_steps"] == 15
     # the resumed run went on from the checkpoint's weights, not from scratch
@@ -83,6 +85,13 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, sliced_world):
                                                                                    "cb_stream")
     rerun = subprocess.run(cmd, capture_output=True, text=True, check=True)  # nothing left to do: same model
     assert json.loads(rerun.stdout.strip().splitlines()[-1])["global_step"] == 15
+    # the same weights as a run that was never killed
+    from safetensors.torch import load_file
+
+    whole = tmp_path / "whole"
+    subprocess.run([*cmd[:cmd.index("--out") + 1], str(whole), "--max-steps", "15"], capture_output=True, check=True)
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(whole / "model.safetensors"))
+    assert a.keys() == b.keys() and max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
 
 
 def _trajectory(n_turns, asked_at):

@@ -6,6 +6,7 @@ import logging
 
 from streampro import layout, storage
 from streampro.bench.baselines import make_policy
+from streampro.outputs import step_output
 from streampro.bench.harness import run_policy
 from streampro.bench.judges import judge_from
 from streampro.bench.report import write_comparison, write_policy_report
@@ -76,7 +77,7 @@ def score_file(items_uri: str, predictions_uri: str, out: str, judge) -> dict:
     return score(storage.read_items(items_uri), predictions_uri, out, judge, durations=video_durations(items_uri))
 
 
-def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
+def _bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str, out: str,
               policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None,
               folders: dict[str, str] | None = None) -> dict[str, dict]:
     """For each policy: run it through the harness, score it; then one comparison table in ``out``."""
@@ -113,3 +114,16 @@ def write_rubrics(params: BenchParams, items_uri: str, out: str, force: bool = F
     storage.write_records(out, [i.model_copy(update={"rubric": written[i.item_id]}) if i.item_id in written else i
                            for i in records])
     return {"items": len(records), "rubrics_written": len(written), "kept": len(records) - len(written)}
+
+
+def bench_all(params: BenchParams, trajectories: str, items_uri: str, train_items_uri: str | None, out: str,
+              policies: list[str] | None = None, seed: int = 0, model_options: dict | None = None,
+              folders: dict[str, str] | None = None) -> dict[str, dict]:
+    """For each policy: run it through the harness, score it; then one comparison table in ``out``
+    (written atomically, with a completion marker)."""
+    models = [p.split(":", 1)[1] for p in policies or () if ":" in p]
+    with step_output(out, "bench", [trajectories, items_uri, train_items_uri, *models]) as output:
+        results = _bench_all(params, trajectories, items_uri, train_items_uri, output.path, policies, seed,
+                             model_options, folders)
+        output.counts = {f"{name}.overall_w_avg": m.get("overall_w_avg") for name, m in results.items()}
+    return results

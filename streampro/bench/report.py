@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from streampro import storage  # noqa: E402
+from streampro.outputs import require_complete  # noqa: E402
 from streampro.tasks import DIMENSIONS  # noqa: E402
 
 COLUMNS = ("time", "acc", "precision", "recall", "f1")
@@ -119,6 +120,7 @@ def collect_metrics(bench_dirs: list[str]) -> dict[str, dict]:
 
     by_policy = {}
     for folder in bench_dirs:
+        require_complete(folder, "bench", levels=0)
         matches = FileSystems.match([storage.join(folder, "*", "metrics.json")])[0].metadata_list
         for path in sorted(m.path for m in matches):
             by_policy[storage.dirname(path).rstrip("/").rsplit("/", 1)[-1]] = json.loads(storage.read_text(path))

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from streampro import storage
+from streampro.outputs import require_complete
 from streampro.schema import TRAJECTORY_SCHEMA_VERSION, RecordError, Trajectory, record_error
 
 PAIR = pa.list_(pa.float64())
@@ -86,7 +87,9 @@ def check_columns(table: pa.Table, path: str) -> None:
 
 
 def read_trajectories(folder: str) -> Iterator[Trajectory]:
-    """Every trajectory of every shard in ``folder``, validated; errors name the file and row."""
+    """Every trajectory of every shard in ``folder`` (a split folder of a complete slice output),
+    validated; errors name the file and row."""
+    require_complete(folder, "slice", levels=1)
     for path in trajectory_files(folder):
         with storage.open_read(path) as f:
             table = pq.read_table(f)

@@ -15,6 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from streampro import layout, storage
+from streampro.outputs import UnusableOutput, step_output
 from streampro.config import SliceParams
 from streampro.schema import SPLITS
 from streampro.data.beam_slice import NAMESPACE, SliceVideos, WriteDeadLetters, WriteTrajectories
@@ -58,7 +59,7 @@ def summarize(counters: dict[str, int]) -> dict:
     return c
 
 
-class TooManyDeadLetters(ValueError):
+class TooManyDeadLetters(UnusableOutput):
     """A step whose inputs mostly (or all) ended as dead letters: its output is not worth using."""
 
 
@@ -80,23 +81,25 @@ def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str
     options = PipelineOptions(beam_args or [])
     if options.view_as(StandardOptions).runner is None:  # Beam's default tries to download Prism first
         options.view_as(StandardOptions).runner = LOCAL_RUNNER
-    pipeline = beam.Pipeline(options=options)
-    n_videos, n_items = build_pipeline(pipeline, manifest, item_files, out, params)
-    log.info("slice: %d videos, %d items from %s on %s", n_videos, n_items, manifest,
-             options.view_as(StandardOptions).runner)
-    result = pipeline.run()
-    result.wait_until_finish()
-    counters: dict[str, int] = {}
-    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        # The same counter name is reported once per step that increments it: add them up.
-        counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
-    summary = summarize(counters)
-    summary.update({"manifest": manifest, "item_files": item_files, "sample_fps": params.sample_fps,
-                    "frame_size": params.frame_size})
-    if not (summary["items_accounted"] and summary["videos_accounted"]):
-        raise RuntimeError(f"slice: inputs do not add up to outputs + dead letters: {summary}")
-    storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
-    log.info("slice: %d trajectories, %d dead letters", summary["trajectories_written"], summary["dead_letters"])
-    check_dead_letter_share("slice", summary["items_read"], summary["items_dead"], max_dead_letter_share,
-                            {k: v for k, v in summary.items() if isinstance(v, int)}, layout.dead_letters_dir(out))
+    with step_output(out, "slice", [manifest, *item_files]) as output:
+        pipeline = beam.Pipeline(options=options)
+        n_videos, n_items = build_pipeline(pipeline, manifest, item_files, output.path, params)
+        log.info("slice: %d videos, %d items from %s on %s", n_videos, n_items, manifest,
+                 options.view_as(StandardOptions).runner)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counters: dict[str, int] = {}
+        for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+            # The same counter name is reported once per step that increments it: add them up.
+            counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
+        summary = summarize(counters)
+        summary.update({"manifest": manifest, "item_files": item_files, "sample_fps": params.sample_fps,
+                        "frame_size": params.frame_size})
+        if not (summary["items_accounted"] and summary["videos_accounted"]):
+            raise RuntimeError(f"slice: inputs do not add up to outputs + dead letters: {summary}")
+        storage.write_text(layout.summary(output.path), json.dumps(summary, indent=2) + "\n")
+        log.info("slice: %d trajectories, %d dead letters", summary["trajectories_written"], summary["dead_letters"])
+        output.counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
+        check_dead_letter_share("slice", summary["items_read"], summary["items_dead"], max_dead_letter_share,
+                                output.counts, layout.dead_letters_dir(out))
     return summary

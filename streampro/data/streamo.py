@@ -193,7 +193,7 @@ def export_stream(trajectories: str, manifest: str, out: str) -> int:
     return len(lines)
 
 
-def ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, video_root: str | None = None) -> dict:
+def _ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, video_root: str | None = None) -> dict:
     """Ingest one annotation file per split into one world: a shared manifest and ``items/{split}.jsonl``."""
     merged = IngestResult()
     for split, uri in annotations.items():
@@ -207,4 +207,14 @@ def ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, v
     summary = write_ingested(merged, out, next(iter(annotations)), video_root)
     for split in annotations:  # one item file per split (write_ingested wrote the first with all items)
         storage.write_records(layout.items(out, split), [i for i in merged.items if i.split == split])
+    return summary
+
+
+def ingest_splits(annotations: dict[str, str], params: IngestParams, out: str, video_root: str | None = None) -> dict:
+    """Ingest one annotation file per split into one world (written atomically, with a completion marker)."""
+    from streampro.outputs import step_output
+
+    with step_output(out, "ingest", list(annotations.values())) as output:
+        summary = _ingest_splits(annotations, params, output.path, video_root)
+        output.counts = {k: v for k, v in summary.items() if isinstance(v, int)}
     return summary

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from streampro import layout, storage
 from streampro.config import SynthParams
 from streampro.schema import SPLITS, Answer, Item, Rubric, RubricCheck, VideoRecord
+from streampro.outputs import step_output
 from streampro.synth.encode import write_mp4
 from streampro.synth.scenarios import GENERATORS, Scenario
 from streampro.tasks import get_task
@@ -99,7 +100,7 @@ def _make_one(args: tuple[int, str, int, SynthParams, str]) -> tuple[VideoRecord
     return video, item
 
 
-def synthesize(out: str, params: SynthParams, seed: int, workers: int | None = None) -> dict:
+def _synthesize(out: str, params: SynthParams, seed: int, workers: int | None = None) -> dict:
     """Render every split's videos and write the manifest, items and a summary; returns the summary."""
     jobs = [(seed, split, i, params, out) for split in SPLITS for i in range(params.videos.as_dict()[split])]
     workers = workers or min(len(jobs), os.cpu_count() or 1) or 1
@@ -117,4 +118,12 @@ def synthesize(out: str, params: SynthParams, seed: int, workers: int | None = N
         summary["items"][split] = len(items)
         summary["tasks"][split] = dict(sorted(Counter(item.task for item in items).items()))
     storage.write_text(layout.summary(out), json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def synthesize(out: str, params: SynthParams, seed: int, workers: int | None = None) -> dict:
+    """Render every split's videos and write the manifest, items and a summary (atomically); returns the summary."""
+    with step_output(out, "synth", []) as output:
+        summary = _synthesize(output.path, params, seed, workers)
+        output.counts = {"videos": summary["videos"], **{f"items_{k}": v for k, v in summary["items"].items()}}
     return summary

@@ -22,6 +22,7 @@ from streampro import storage
 from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
+from streampro.outputs import step_output
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
@@ -131,7 +132,7 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     return trainer
 
 
-def train_grpo(params: Params, model_path: str, trajectories: str, items: str, out: str, log_path: str | None = None,
+def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, out: str, log_path: str | None = None,
                max_steps: int | None = None) -> dict:
     """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
     rl items, with their rubrics); saves the model to ``out``."""
@@ -149,4 +150,14 @@ def train_grpo(params: Params, model_path: str, trajectories: str, items: str, o
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
     storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def train_grpo(params: Params, model_path: str, trajectories: str, items: str, out: str, log_path: str | None = None,
+               max_steps: int | None = None) -> dict:
+    """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
+    rl items, with their rubrics); saves the model to ``out`` (atomically, keeping ``checkpoints/``)."""
+    with step_output(out, "grpo", [model_path, trajectories, items], keep=("checkpoints",)) as output:
+        summary = _train_grpo(params, model_path, trajectories, items, output.path, log_path, max_steps)
+        output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary

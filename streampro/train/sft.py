@@ -22,6 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from streampro import storage
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories, trajectory_files
+from streampro.outputs import step_output
 from streampro.model.format import StreamFormat, StreamTurn
 from streampro.model.tiny import build_tiny_model
 from streampro.schema import Trajectory
@@ -128,7 +129,7 @@ def run_settings(params: Params, trajectories: str) -> list:
     return [settings, params.model.model_dump(), params.seed, files]
 
 
-def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
               log_path: str | None = None, max_steps: int | None = None) -> dict:
     """Train, save the model and processor to ``out``, and return a summary."""
     cfg = params.sft
@@ -183,3 +184,13 @@ def _has_tensorboard() -> bool:
     except ImportError:
         return False
     return True
+
+
+def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+              log_path: str | None = None, max_steps: int | None = None) -> dict:
+    """Train, save the model and processor to ``out`` (atomically, keeping ``checkpoints/`` to resume from),
+    and return a summary."""
+    with step_output(out, "sft", [trajectories, eval_trajectories], keep=("checkpoints", "base")) as output:
+        summary = _train_sft(params, trajectories, output.path, eval_trajectories, log_path, max_steps)
+        output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return summary

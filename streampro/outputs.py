@@ -1,0 +1,123 @@
+"""Step outputs written atomically, with a completion marker that consumers check.
+
+A step writes its output folder through :func:`step_output`:
+
+- locally, into ``OUT.partial`` (cleared first, but for the entries named in ``keep``, such as a
+  training run's ``checkpoints/``, carried over from an earlier partial or complete output), renamed
+  over ``OUT`` when the step succeeds, and then completed by ``OUT/_COMPLETE.json``;
+- on ``gs://``, which has no rename, in place: the marker is removed first and written last, so the
+  marker is the commit point.
+
+The marker records the step, its counts and a fingerprint of its inputs. A consumer calls
+:func:`require_complete` and refuses an output without one, with the step to re-run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from streampro import storage
+
+MARKER = "_COMPLETE.json"
+
+
+class IncompleteOutput(FileNotFoundError):
+    """An input that is missing, or a step output without its completion marker."""
+
+
+class UnusableOutput(ValueError):
+    """A step that ran to its end but whose output must not be used (too many dead letters, say): the
+    output is kept for inspection, without a completion marker."""
+
+
+@dataclass
+class StepOutput:
+    path: str  # where the step writes now (OUT.partial locally, OUT on gs://)
+    counts: dict = field(default_factory=dict)  # what the marker records
+
+
+def fingerprint(inputs: Iterable[str | None]) -> str:
+    """A hash of the inputs: a step output by its marker, a file by its bytes, a folder by its listing."""
+    digest = hashlib.sha256()
+    for uri in sorted(u for u in inputs if u):
+        marker = storage.join(uri, MARKER)
+        if storage.exists(marker):
+            digest.update(f"{uri}:{json.loads(storage.read_text(marker))['fingerprint']}".encode())
+        elif not storage.is_remote(uri) and os.path.isdir(uri):
+            listing = sorted((os.path.relpath(os.path.join(d, f), uri), os.path.getsize(os.path.join(d, f)))
+                             for d, _, files in os.walk(uri) for f in files)
+            digest.update(f"{uri}:{listing}".encode())
+        elif storage.exists(uri):
+            with storage.open_read(uri) as f:
+                digest.update(f"{uri}:".encode() + hashlib.sha256(f.read()).digest())
+        else:
+            digest.update(f"{uri}:missing".encode())
+    return digest.hexdigest()[:16]
+
+
+def _prepare_local(out: str, keep: tuple[str, ...]) -> str:
+    partial = out.rstrip("/") + ".partial"
+    os.makedirs(partial, exist_ok=True)
+    for name in os.listdir(partial):
+        if name not in keep:
+            storage.remove(os.path.join(partial, name))
+    for name in keep:  # from the complete output, unless a killed run left newer ones in the partial
+        if os.path.exists(os.path.join(out, name)) and not os.path.exists(os.path.join(partial, name)):
+            shutil.move(os.path.join(out, name), os.path.join(partial, name))
+    storage.remove(out)  # the step owns its output: no stale file survives, and a killed run leaves none
+    return partial
+
+
+@contextmanager
+def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tuple[str, ...] = ()
+                ) -> Iterator[StepOutput]:
+    """The folder a step writes, committed (renamed, then marked) only when the block succeeds."""
+    inputs = list(inputs)
+    if storage.is_remote(out):
+        storage.remove(storage.join(out, MARKER))
+        for name in _entries(out):
+            if name not in keep:
+                storage.remove(storage.join(out, name))
+        result = StepOutput(out)
+    else:
+        result = StepOutput(_prepare_local(out, keep))
+    try:
+        yield result
+    except UnusableOutput:
+        if not storage.is_remote(out):
+            os.replace(result.path, out)
+        raise
+    if not storage.is_remote(out):
+        storage.remove(out)
+        os.replace(result.path, out)
+    marker = {"step": step, "counts": result.counts, "fingerprint": fingerprint(inputs),
+              "inputs": sorted(i for i in inputs if i)}
+    storage.write_text(storage.join(out, MARKER), json.dumps(marker, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _entries(folder: str) -> list[str]:
+    from apache_beam.io.filesystems import FileSystems
+
+    prefix = folder.rstrip("/") + "/"
+    matches = FileSystems.match([prefix + "**"])[0].metadata_list
+    return sorted({m.path[len(prefix):].split("/", 1)[0] for m in matches})
+
+
+def require_complete(uri: str, step: str, levels: int = 1) -> dict:
+    """The marker of the step output that holds ``uri`` (``uri`` itself or up to ``levels`` folders
+    above it); an error naming the step to re-run when there is none."""
+    folder = uri
+    for _ in range(levels + 1):
+        marker = storage.join(folder, MARKER)
+        if storage.exists(marker):
+            return json.loads(storage.read_text(marker))
+        folder = storage.dirname(folder.rstrip("/"))
+    if not storage.is_remote(uri) and not os.path.exists(uri):  # (gs:// has no folders to look for)
+        raise IncompleteOutput(f"{uri} does not exist: run `streampro {step}` first")
+    raise IncompleteOutput(f"{uri} is not a complete output of `streampro {step}` (no {MARKER}: the step did not "
+                           f"finish, or was killed): re-run {step}")
