@@ -61,11 +61,13 @@ class RubricCheck(BaseModel):
 
     - ``mentions_all``: every term appears in some response;
     - ``in_order``: the terms first appear in this order across the responses;
-    - ``response_count``: the number of responses lies in ``[min, max]``.
+    - ``response_count``: the number of responses lies in ``[min, max]``;
+    - ``distinct``: there are responses, and none repeats an earlier one;
+    - ``first_mentions``: the first response mentions every term.
     """
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["mentions_all", "in_order", "response_count"]
+    type: Literal["mentions_all", "in_order", "response_count", "distinct", "first_mentions"]
     terms: list[str] = []
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)

@@ -90,10 +90,11 @@ def test_s_time_formula():
 def test_rule_judge():
     ans = Answer(text="the red square moves left", interval=(1, 2))
     assert JUDGE.score(EU, ans, "The red square moves left!") == 5
-    assert JUDGE.score(EU, ans, "the red square moves right") == 2  # key terms: 2/3 recall, 2/3 precision
+    # key terms red, square, left: 2/3 right, 1 wrong -> 1 + round(4 * 2/3 * (1 + 2/3) / 2) = 3
+    assert JUDGE.score(EU, ans, "the red square moves right") == 3
     assert JUDGE.score(EU, ans, "") == 0
     mc = item("OU", [{"text": "B", "time": 3}], options=["A. cat", "B. dog"])
-    assert JUDGE.score(mc, mc.answers[0], "B. dog") == 5 and JUDGE.score(mc, mc.answers[0], "A") == 0
+    assert JUDGE.score(mc, mc.answers[0], "B. dog") == 5 and JUDGE.score(mc, mc.answers[0], "A") == 1  # wrong
 
 
 def test_aggregate_by_task_dimension_and_overall():
@@ -110,5 +111,20 @@ def test_aggregate_by_task_dimension_and_overall():
 
 def test_rule_judge_grades_an_unlettered_answer_by_its_words_even_with_options():
     mc = item("OU", [{"text": "the square turned red", "time": 3}], options=["red", "blue"])
-    assert JUDGE.score(mc, mc.answers[0], "zzz qqq") == 0  # no letter on either side is no match
+    assert JUDGE.score(mc, mc.answers[0], "zzz qqq") == 1  # no letter on either side is no match: wrong
     assert JUDGE.score(mc, mc.answers[0], "the square turned red") == 5
+
+
+@pytest.mark.parametrize("case", __import__("streampro.bench.grading", fromlist=["CASES"]).CASES,
+                         ids=lambda c: f"{c.response or 'empty'}->{c.score}")
+def test_rule_judge_grades_the_shared_cases_as_hand_graded(case):
+    ou = item("OU", [{"text": case.reference, "time": 3}])
+    assert JUDGE.score(ou, ou.answers[0], case.response) == case.score
+
+
+def test_a_timely_wrong_answer_keeps_a_fifth_of_its_timing():
+    from streampro.bench.metric import s_acc
+
+    ou = item("OU", [{"text": "alert: fire", "time": 3}])
+    assert s_acc(ou, ou.answers[0], "alert: flood", JUDGE) == pytest.approx(0.2)  # 1 of 5: wrong, not silent
+    assert s_acc(ou, ou.answers[0], "", JUDGE) == 0.0

@@ -131,3 +131,13 @@ def test_the_cache_keeps_endpoints_apart_and_prompts_are_capped(endpoint, tmp_pa
     first.score(ITEM, ITEM.answers[0], "red " * 5000)  # a runaway response
     prompt = FakeEndpoint.requests[-1]["body"]["messages"][1]["content"]
     assert len(prompt) < MAX_CHARS + 300 and "[... 19000 more characters]" in prompt
+
+
+def test_the_prompt_carries_the_shared_scale_and_cases(endpoint, tmp_path, monkeypatch):
+    from streampro.bench.grading import CASES
+
+    FakeEndpoint.replies = [(200, json.dumps({"explanation": "", "score": 1}))]
+    _judge(endpoint, tmp_path, monkeypatch).score(ITEM, ITEM.answers[0], "it is blue")
+    system = FakeEndpoint.requests[0]["body"]["messages"][0]["content"]
+    assert "0: only when there is no answer at all" in system and "1: factually incorrect" in system
+    assert all(f'response "{c.response}" -> {c.score}' in system for c in CASES)

@@ -86,7 +86,19 @@ def test_trajectory_reward_is_the_mean_of_rubric_checkpoints():
 
 def test_a_prediction_scoring_zero_is_left_for_a_later_answer():
     """Algorithm 1: S'_best starts at 0, so an answer does not consume a prediction worth 0 to it."""
-    ou = item("OU", [{"text": "the square turned blue", "time": 10}, {"text": "the circle turned red", "time": 18}])
-    # for the first answer the prediction at 18 is 8 s late (S_time 0) and wrong (S_acc 0): S' = 0, not taken;
-    # the second answer takes it: S' = 1 + 1 = 2; R = 2 * 2 / (1 + 2)
-    assert turn_reward(ou, [R(18, "the circle turned red")], JUDGE, tau=8) == pytest.approx(4 / 3)
+    tg = item("TG", [{"text": "from 5s to 10s", "time": 10, "span": [5, 10]},
+                     {"text": "from 14s to 18s", "time": 18, "span": [14, 18]}])
+    # for the first answer the prediction at 18 is 8 s late (S_time 0) and its span misses (IoU 0): S' = 0,
+    # not taken; the second answer takes it: S' = 1 + 1 = 2; R = 2 * 2 / (1 + 2)
+    assert turn_reward(tg, [R(18, "from 14s to 18s")], JUDGE, tau=8) == pytest.approx(4 / 3)
+
+
+def test_rubric_checks_for_repeats_and_the_first_response():
+    rubric = [Rubric(rubric_id="d", aspect="granularity", rubric="", check=RubricCheck(type="distinct")),
+              Rubric(rubric_id="f", aspect="coherence", rubric="", check=RubricCheck(type="first_mentions",
+                                                                                     terms=["keep left"]))]
+    rf = item("RF", [{"text": "warning: keep left", "time": 10}], rubric=rubric)
+    assert trajectory_reward(rf, [R(9, "Keep left!"), R(12, "brake")], JUDGE) == 1.0
+    assert trajectory_reward(rf, [R(9, "keep left"), R(12, "keep  left")], JUDGE) == 0.5  # a repeat
+    assert trajectory_reward(rf, [R(9, "brake"), R(12, "keep left")], JUDGE) == 0.5  # first about something else
+    assert trajectory_reward(rf, [], JUDGE) == 0.0  # silence earns no credit, not even for "no repeats"

@@ -56,6 +56,7 @@ def test_timings_inside_the_video_and_windows_disjoint(synth_world):
         for (a0, a1), (b0, b1) in zip(windows, windows[1:]):
             assert a1 < b0, f"{item.item_id}: windows [{a0},{a1}] and [{b0},{b1}] overlap"
         assert {r.aspect for r in item.rubric} == {"coverage", "coherence", "granularity"}
+        assert 6 <= len(item.rubric) <= 10 and len({r.rubric_id for r in item.rubric}) == len(item.rubric)  # the paper's
 
 
 def _rgb(name: str) -> np.ndarray:

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from streampro.bench.grading import SCALE, calibration_text
 from streampro.bench.judge import Judge
 from streampro.schema import Answer, Item, Rubric
 
@@ -24,8 +25,7 @@ ANSWER_PROMPT = (
     "You grade one response of a streaming video assistant against the reference answer. The assistant "
     "answered while watching the video, so judge only whether the response gives the same information as "
     "the reference: same objects, actions, states, numbers and times. Ignore wording and length.\n"
-    "Score 5: equivalent. 4: equivalent but for a minor detail. 3: mostly right, one wrong detail. "
-    "2: partly right. 1: barely related. 0: wrong or empty.\n"
+    f"Scale: {SCALE}\nExamples:\n{calibration_text()}\n"
     'Reply with only a JSON object: {"explanation": "<one sentence>", "score": <integer 0-5>}.'
 )
 RUBRIC_PROMPT = (

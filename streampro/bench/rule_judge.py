@@ -27,17 +27,20 @@ def tokens(text: str) -> list[str]:
 
 
 class RuleJudge(Judge):
-    """Deterministic grading by key terms: score = round(5 · recall · precision) over the answer's
-    key tokens (the world's vocabulary and numbers; all content words when it has none)."""
+    """Deterministic grading on the shared 0–5 scale (``streampro/bench/grading.py``) by key terms (the
+    world's vocabulary and numbers; all content words when an answer has none): 0 for no answer, 1 for
+    no key term right, else 1 + round(4 · precision · (1 + recall) / 2), lenient on omitted detail
+    (recall) and strict on wrong detail (precision). A lettered multiple-choice answer: 5 or 1."""
 
     name = "rule"
 
     def score(self, item: Item, answer: Answer, text: str) -> int:
-        if item.options and choice_letter(answer.text) is not None:  # a lettered answer: the letter decides
-            return 5 if choice_letter(text) == choice_letter(answer.text) else 0
-        truth, said = tokens(answer.text), tokens(text)
+        said = tokens(text)
         if not said:
             return 0
+        if item.options and choice_letter(answer.text) is not None:  # a lettered answer: the letter decides
+            return 5 if choice_letter(text) == choice_letter(answer.text) else 1
+        truth = tokens(answer.text)
         key = [t for t in truth if t in KEY_TERMS or t[0].isdigit()]
         if key:
             said_key = {t for t in said if t in KEY_TERMS or t[0].isdigit()}
@@ -45,10 +48,11 @@ class RuleJudge(Judge):
         else:
             truth_set = {t for t in truth if t not in STOPWORDS}
             said_key = {t for t in said if t not in STOPWORDS}
-        if not truth_set or not said_key:
-            return 0
         hit = len(truth_set & said_key)
-        return int(round(5 * (hit / len(truth_set)) * (hit / len(said_key))))
+        if not hit:
+            return 1
+        precision, recall = hit / len(said_key), hit / len(truth_set)
+        return 1 + int(round(4 * precision * (1 + recall) / 2 + 1e-9))
 
     def check(self, item: Item, rubric: Rubric, responses: list[str]) -> bool:
         check = rubric.check
@@ -58,6 +62,10 @@ class RuleJudge(Judge):
         said = [set(tokens(r)) for r in responses]
         if check.type == "response_count":
             return (check.min or 0) <= len(responses) <= (check.max if check.max is not None else len(responses))
+        if check.type == "distinct":  # silence earns no credit for "no repeats"
+            return bool(responses) and len({" ".join(tokens(r)) for r in responses}) == len(responses)
+        if check.type == "first_mentions":
+            return bool(said) and all(w in said[0] for term in check.terms for w in tokens(term))
         firsts = []
         for term in check.terms:
             words = tokens(term)

@@ -43,20 +43,34 @@ def scenario_for(seed: int, split: str, index: int, params: SynthParams) -> tupl
 
 
 def rubric_for(scenario: Scenario) -> list[Rubric]:
-    """Three binary checkpoints the deterministic judge can grade from the answers' key terms."""
-    n = len(scenario.answers)
-    terms = scenario.terms
-    return [
-        Rubric(rubric_id="coverage", aspect="coverage",
-               rubric=f"Mentions every expected point: {', '.join(terms)}.",
-               check=RubricCheck(type="mentions_all", terms=terms)),
-        Rubric(rubric_id="coherence", aspect="coherence",
-               rubric=f"Reports the points in the order they happen: {' then '.join(terms)}.",
-               check=RubricCheck(type="in_order", terms=terms)),
-        Rubric(rubric_id="granularity", aspect="granularity",
-               rubric=f"Gives between 1 and {n + 1} responses: one per point, no chatter.",
-               check=RubricCheck(type="response_count", min=1, max=n + 1)),
+    """6–10 binary checkpoints (coverage, coherence, granularity) that the deterministic judge can grade
+    from the answers' key terms: the paper's rubric, in machine-checkable form."""
+    n, terms = len(scenario.answers), scenario.terms
+    distinct = list(dict.fromkeys(terms))
+
+    def rubric(rubric_id, aspect, text, **check):
+        return Rubric(rubric_id=rubric_id, aspect=aspect, rubric=text, check=RubricCheck(**check))
+
+    points = [rubric("coverage", "coverage", f"Mentions every expected point: {', '.join(terms)}.",
+                     type="mentions_all", terms=terms)]
+    if len(distinct) > 1:
+        points += [rubric(f"coverage-{k}", "coverage", f"Mentions {term}.", type="mentions_all", terms=[term])
+                   for k, term in enumerate(distinct[:3])]
+    points += [
+        rubric("coherence", "coherence", f"Reports the points in the order they happen: {' then '.join(terms)}.",
+               type="in_order", terms=terms),
+        rubric("coherence-first", "coherence", f"Its first response is about the first point ({terms[0]}).",
+               type="first_mentions", terms=[terms[0]]),
+        rubric("granularity", "granularity", "Responds at least once.", type="response_count", min=1),
+        rubric("granularity-chatter", "granularity", f"Gives between 1 and {n + 1} responses: no chatter.",
+               type="response_count", min=1, max=n + 1),
+        rubric("granularity-repeat", "granularity", "Responds, and never repeats an answer it already gave.",
+               type="distinct"),
     ]
+    if n > 1:
+        points.append(rubric("granularity-each", "granularity", f"Gives at least {n} responses: one per point.",
+                             type="response_count", min=n))
+    return points
 
 
 def build_records(seed: int, split: str, index: int, params: SynthParams) -> tuple[VideoRecord, Item, Scenario]:
