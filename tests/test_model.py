@@ -99,3 +99,27 @@ def test_offline_protocol_runs_through_the_harness(loaded, sliced_world):
     assert [(r.time, r.text) for r in prediction.responses] == [
         (asked + 1.0, "red square"), (asked + 4.0, "blue circle"), (asked + 5.0, "red square"),
         (asked + 6.0, "blue circle")]
+
+
+def test_the_window_keeps_the_last_turns_and_the_question(loaded, sliced_world):
+    """Past the window the context is the system prompt and exactly the last N turns; once the question's
+    own turn has left, the first kept turn carries it (as an SFT window does)."""
+    model, processor = loaded
+    traj = next(t for t in read_trajectories(str(sliced_world / "bench"))
+                if 1 <= next(k for k, u in enumerate(t.turns) if u.user_text) < len(t.turns) - 6)
+    question = next(t.user_text for t in traj.turns if t.user_text)
+    asked = next(t.index for t in traj.turns if t.user_text)
+    window = 3
+    policy = StreamingModel(model, processor, window_turns=window, max_new_tokens=2)
+    policy.reset(Stream(traj.item_id, traj.video_id, traj.task, traj.fps, len(traj.turns)))
+    for t in traj.turns:
+        policy.act(TurnInput(t.index, t.start, t.end, t.frame, t.user_text))
+        kept = [r.source[1] for r in policy.turns]
+        assert kept == [f"<{i}s-{i + 1}s>" for i in range(max(0, t.index - window + 1), t.index + 1)]
+        first = processor.tokenizer.decode(policy.turns[0].ids)
+        if t.index - window + 1 > asked:  # the question's turn has left the window
+            assert question in first
+        context = processor.tokenizer.decode([i for r in policy.turns for i in r.ids + r.extra])
+        assert context.count(question) == (1 if t.index >= asked else 0)  # in context once, from its turn on
+        positions = torch.cat([policy.system.pos, *[r.pos for r in policy.turns]], dim=1)[0]
+        assert int(positions[0]) == 0 and bool((positions[1:] >= positions[:-1]).all())  # a fresh conversation

@@ -1,14 +1,16 @@
 """Streaming inference: the model watches turn by turn and decides each turn, reusing its KV cache.
 
 Each new turn only encodes its new tokens (the end of the previous answer, the user turn with its
-frame, the assistant header); the generated tokens join the cache as they are produced. A sliding
-window keeps the system prompt and the last ``window_turns`` turns: older turns' keys and values are
-dropped from the cache, and every kept token keeps the (multimodal RoPE) position it was encoded at.
-Eviction is exact: when the stream outgrows the window, the oldest ``evict_stride`` turns go at
-once and the cache is rebuilt from the kept turns, so no kept key or value carries information from
-an evicted turn (cost: one re-encode of the window every ``evict_stride`` turns).
-``use_cache=False`` recomputes the same windowed context from scratch at every step (same tokens,
-same positions), the reference that the cached path must agree with.
+frame, the assistant header); the generated tokens join the cache as they are produced.
+
+The window rule (the same context SFT trains on, ``streampro/train/sft.py`` ``windows``): the model
+sees the system prompt and the last ``window_turns`` turns, always; when the question's own turn has
+left the window, the first kept turn carries the question, so the system prompt and the question stay
+in context for the whole stream. Once a stream is longer than the window, the context is rendered
+afresh at every turn (positions from the system prompt on, as a training window is) and the cache is
+rebuilt from it, so no kept key or value carries information from an evicted turn; the cost is one
+encoding of the window per turn, only for streams longer than the window. ``use_cache=False``
+recomputes the same context from scratch at every step, the reference the cached path must agree with.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class _Turn:
     grid: torch.Tensor | None = None
     extra: list[int] = field(default_factory=list)  # generated tokens fed after the turn's input
     n_pending: int = 0  # leading tokens that close the previous turn (its last token, end of turn)
+    source: tuple = ()  # (frame, label, question): what the turn is re-encoded from
+    generated: list[int] = field(default_factory=list)  # the turn's output tokens
 
     def __len__(self) -> int:
         return len(self.ids) + len(self.extra)
@@ -39,12 +43,10 @@ class StreamingModel(Policy):
     """A transformers Qwen2.5-VL-family model as a streaming policy (``model:PATH`` in the harness)."""
 
     def __init__(self, model, processor, window_turns: int = 200, do_sample: bool = False, temperature: float = 1.0,
-                 max_new_tokens: int = 24, use_cache: bool = True, seed: int = 0, name: str = "model",
-                 evict_stride: int | None = None):
+                 max_new_tokens: int = 24, use_cache: bool = True, seed: int = 0, name: str = "model"):
         self.model, self.processor = model.eval(), processor
         self.fmt = StreamFormat(processor)
         self.window, self.do_sample, self.temperature = window_turns, do_sample, temperature
-        self.stride = evict_stride or max(1, window_turns // 4)
         self.max_new_tokens, self.use_cache, self.name = max_new_tokens, use_cache, name
         self.generator = torch.Generator().manual_seed(seed)
         self.device = next(model.parameters()).device
@@ -72,6 +74,8 @@ class StreamingModel(Policy):
         self.turns: list[_Turn] = []
         self.next_pos = len(ids)
         self.pending: list[int] = []
+        self.question, self.asked = "", None  # the question and the turn it came in (its number in the stream)
+        self.seen = 0  # turns of the stream so far
         self.cache = None
         if self.use_cache:
             self.cache = self._new_cache()
@@ -83,11 +87,17 @@ class StreamingModel(Policy):
     # --- one turn -----------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, frame: bytes, label: str, question: str = "") -> str:
+        if question and self.asked is None:
+            self.question, self.asked = question, self.seen
+        self.seen += 1
         record = self._encode_turn(frame, label, question)
+        record.source = (frame, label, question)
         self.turns.append(record)
         evicted = len(self.turns) > self.window
-        if evicted:
-            self.turns = self.turns[max(len(self.turns) - self.window, self.stride):]
+        if evicted:  # the last N turns, rendered afresh (the question in the first if its turn is gone)
+            self.turns = self.turns[-self.window:]
+            self._render_window()
+            record = self.turns[-1]
         if not self.use_cache:
             logits = self._forward([self.system, *self.turns])
         elif evicted:  # rebuild the cache from the kept turns
@@ -108,7 +118,7 @@ class StreamingModel(Policy):
         close = self.processor.tokenizer(self.fmt.close_suffix, add_special_tokens=False)["input_ids"]
         last = generated[-1]
         self.pending = close if last == self.fmt.end_id else [last, *close]
-        self.last_generated = generated
+        self.last_generated = record.generated = generated
         text_ids = [t for t in generated if t != self.fmt.end_id]
         return self.processor.tokenizer.decode(text_ids, skip_special_tokens=False).strip()
 
@@ -123,6 +133,26 @@ class StreamingModel(Policy):
         self.next_pos = int(pos.max()) + 1
         self.pending = []
         return _Turn(ids, pos, mm, enc["pixel_values"], enc["image_grid_thw"], n_pending=n_pending)
+
+    def _render_window(self) -> None:
+        """Re-encode the kept turns as a fresh conversation after the system prompt: positions from the
+        system prompt on, the question in the first turn when its own turn has left the window."""
+        close = self.processor.tokenizer(self.fmt.close_suffix, add_special_tokens=False)["input_ids"]
+        first_index = self.seen - len(self.turns)
+        self.next_pos, self.pending, rendered = len(self.system.ids), [], []
+        for k, old in enumerate(self.turns):
+            frame, label, question = old.source
+            if k == 0 and self.asked is not None and self.asked < first_index:
+                question = self.question
+            record = self._encode_turn(frame, label, question)
+            record.source, record.generated = old.source, old.generated
+            for token in old.generated[:-1]:  # the tokens fed back while it answered
+                self._append(record, token)
+            if old.generated:
+                last = old.generated[-1]
+                self.pending = close if last == self.fmt.end_id else [last, *close]
+            rendered.append(record)
+        self.turns = rendered
 
     def _append(self, record: _Turn, token: int) -> None:
         record.extra.append(token)
