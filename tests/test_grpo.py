@@ -124,3 +124,11 @@ def test_grpo_takes_its_ground_truth_from_the_items(synth_world, sliced_world, t
     storage.write_records(str(other), changed)
     with pytest.raises(ValueError, match="was not sliced from the items of .* \\(other answers\\): re-run slice"):
         items_of_streams(streams, str(other), "rl")
+
+
+def test_grpo_without_an_sft_model_fails_at_once(synth_world, sliced_world, tmp_path, capsys):
+    from streampro.cli import main
+
+    assert main(["grpo", "--model", str(tmp_path / "no-sft"), "--trajectories", str(sliced_world / "rl"),
+                 "--items", str(synth_world / "items" / "rl.jsonl"), "--out", str(tmp_path / "grpo")]) == 2
+    assert "holds no model (no config.json): run `streampro sft` first" in capsys.readouterr().err

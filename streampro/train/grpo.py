@@ -22,7 +22,7 @@ from streampro import storage
 from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
-from streampro.outputs import step_output
+from streampro.outputs import IncompleteOutput, step_output
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
@@ -105,6 +105,8 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     from transformers import AutoProcessor
 
     cfg = params.grpo
+    if not storage.is_remote(model_path) and not os.path.exists(os.path.join(model_path, "config.json")):
+        raise IncompleteOutput(f"{model_path} holds no model (no config.json): run `streampro sft` first")
     streams = {t.item_id: t for t in read_trajectories(trajectories)}
     if not streams:
         raise FileNotFoundError(f"no trajectories under {trajectories}")
