@@ -73,10 +73,27 @@ def _prepare_local(out: str, keep: tuple[str, ...]) -> str:
     return partial
 
 
+def code_fingerprint() -> str:
+    """A hash of this package's source: a training run resumes only with the code that started it."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for path in sorted(p for p in _walk_py(package)):
+        with open(path, "rb") as f:
+            digest.update(os.path.relpath(path, package).encode() + b"\0" + f.read())
+    return digest.hexdigest()[:16]
+
+
+def _walk_py(folder: str) -> Iterator[str]:
+    for d, _, files in os.walk(folder):
+        yield from (os.path.join(d, f) for f in files if f.endswith(".py"))
+
+
 @contextmanager
-def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tuple[str, ...] = ()
-                ) -> Iterator[StepOutput]:
-    """The folder a step writes, committed (renamed, then marked) only when the block succeeds."""
+def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tuple[str, ...] = (),
+                settings: object = None) -> Iterator[StepOutput]:
+    """The folder a step writes, committed (renamed, then marked) only when the block succeeds. The
+    marker's fingerprint covers the inputs and the step's ``settings``, so a consumer's fingerprint
+    changes whenever what it reads could have."""
     inputs = list(inputs)
     if storage.is_remote(out):
         storage.remove(storage.join(out, MARKER))
@@ -95,7 +112,8 @@ def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tu
     if not storage.is_remote(out):
         storage.remove(out)
         os.replace(result.path, out)
-    marker = {"step": step, "counts": result.counts, "fingerprint": fingerprint(inputs),
+    own = hashlib.sha256(json.dumps([fingerprint(inputs), settings], sort_keys=True, default=str).encode())
+    marker = {"step": step, "counts": result.counts, "fingerprint": own.hexdigest()[:16],
               "inputs": sorted(i for i in inputs if i)}
     storage.write_text(storage.join(out, MARKER), json.dumps(marker, indent=2, sort_keys=True, default=str) + "\n")
 

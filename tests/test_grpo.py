@@ -132,3 +132,20 @@ def test_grpo_without_an_sft_model_fails_at_once(synth_world, sliced_world, tmp_
     assert main(["grpo", "--model", str(tmp_path / "no-sft"), "--trajectories", str(sliced_world / "rl"),
                  "--items", str(synth_world / "items" / "rl.jsonl"), "--out", str(tmp_path / "grpo")]) == 2
     assert "holds no model (no config.json): run `streampro sft` first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_not_reused_when_its_items_change(tmp_path, synth_world, sliced_world, sft_model):
+    from streampro import storage
+    from streampro.train.grpo import train_grpo
+
+    params, sft_dir = sft_model
+    params = params.model_copy(update={"grpo": params.grpo.model_copy(update={"save_steps": 1, "num_generations": 2})})
+    items = str(synth_world / "items" / "rl.jsonl")
+    out = str(tmp_path / "grpo")
+    assert train_grpo(params, str(sft_dir), str(sliced_world / "rl"), items, out, max_steps=1)["resumed_from"] is None
+    again = train_grpo(params, str(sft_dir), str(sliced_world / "rl"), items, out, max_steps=1)
+    assert again["resumed_from"].endswith("checkpoint-1")  # the same run: its result is reused
+    other = tmp_path / "rl.jsonl"  # the same answers, other rubrics: other rewards
+    storage.write_records(str(other), [i.model_copy(update={"rubric": i.rubric[:1]}) for i in storage.read_items(items)])
+    assert train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(other), out, max_steps=1)["resumed_from"] is None

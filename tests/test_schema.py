@@ -126,3 +126,11 @@ def test_old_trajectory_shards_are_refused_with_re_run_slice(tmp_path):
     (tmp_path / "_COMPLETE.json").write_text(json.dumps({"step": "slice", "counts": {}, "fingerprint": "0"}))
     with pytest.raises(RecordError, match="trajectory schema_version 1; this code reads 2\\): re-run slice"):
         list(read_trajectories(str(tmp_path / "sft")))
+
+
+@pytest.mark.parametrize("time", [float("inf"), float("nan"), -1.0])
+def test_a_response_time_must_be_a_finite_second(tmp_path, time):
+    path = _write(tmp_path, "p.jsonl", [json.dumps({"item_id": "a", "responses": [{"time": time, "text": "x"}]})])
+    with pytest.raises(RecordError) as info:
+        storage.read_records(path, Prediction)
+    assert (info.value.line, info.value.field) == (1, "responses.0.time")

@@ -22,7 +22,7 @@ from streampro import storage
 from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
-from streampro.outputs import IncompleteOutput, step_output
+from streampro.outputs import IncompleteOutput, code_fingerprint, fingerprint, step_output
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
@@ -98,6 +98,14 @@ def items_of_streams(streams: dict[str, Trajectory], items_uri: str, trajectorie
     return {i: items[i] for i in streams}
 
 
+def run_settings(params: Params, model_path: str, trajectories: str, items: str) -> list:
+    """What defines a GRPO run for resuming (how long to train and how often to save may change): the
+    settings, the judge, the SFT model, the streams, their items and rubrics, and the code."""
+    judge = params.bench.model_dump(include={"judge", "judge_url", "judge_model"})
+    return [params.grpo.model_dump(exclude={"max_steps", "save_steps"}), params.model.max_new_tokens, params.seed,
+            judge, fingerprint([model_path, trajectories, items]), code_fingerprint()]
+
+
 def build_trainer(params: Params, model_path: str, trajectories: str, items: str, out: str,
                   log_path: str | None = None, max_steps: int | None = None) -> StreamGRPOTrainer:
     """The configured trainer (checkpoints under ``out/checkpoints``, reset when the settings changed)."""
@@ -112,8 +120,7 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
         raise FileNotFoundError(f"no trajectories under {trajectories}")
     truth = items_of_streams(streams, items, trajectories)
     judge = judge_from(params.bench)
-    ckpt_dir = checkpoint_dir(out, [cfg.model_dump(exclude={"max_steps", "save_steps"}), model_path, sorted(streams),
-                                    params.seed])
+    ckpt_dir = checkpoint_dir(out, run_settings(params, model_path, trajectories, items))
     steps = max_steps or cfg.max_steps
     args = GRPOConfig(
         output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations,
@@ -159,7 +166,8 @@ def train_grpo(params: Params, model_path: str, trajectories: str, items: str, o
                max_steps: int | None = None) -> dict:
     """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
     rl items, with their rubrics); saves the model to ``out`` (atomically, keeping ``checkpoints/``)."""
-    with step_output(out, "grpo", [model_path, trajectories, items], keep=("checkpoints",)) as output:
+    with step_output(out, "grpo", [model_path, trajectories, items], keep=("checkpoints",),
+                     settings=run_settings(params, model_path, trajectories, items)) as output:
         summary = _train_grpo(params, model_path, trajectories, items, output.path, log_path, max_steps)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary

@@ -21,8 +21,8 @@ from trl import SFTConfig, SFTTrainer
 
 from streampro import storage
 from streampro.config import Params
-from streampro.data.parquet import read_trajectories, trajectory_files
-from streampro.outputs import step_output
+from streampro.data.parquet import read_trajectories
+from streampro.outputs import code_fingerprint, fingerprint, step_output
 from streampro.model.format import StreamFormat, StreamTurn
 from streampro.model.tiny import build_tiny_model
 from streampro.schema import Trajectory
@@ -123,10 +123,11 @@ def base_model_path(params: Params, out: str) -> str:
 
 
 def run_settings(params: Params, trajectories: str) -> list:
-    """What defines an SFT run for resuming: how long to train and how often to save or log may change."""
-    files = [(os.path.basename(p), os.path.getsize(p)) for p in trajectory_files(trajectories) if not storage.is_remote(p)]
+    """What defines an SFT run for resuming (how long to train and how often to save or log may change):
+    the settings, the training data and the code."""
     settings = params.sft.model_dump(exclude={"max_steps", "save_steps", "logging_steps"})
-    return [settings, params.model.model_dump(), params.seed, files]
+    return [settings, params.model.model_dump(), params.seed, params.slice.frame_size, fingerprint([trajectories]),
+            code_fingerprint()]
 
 
 def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
@@ -190,7 +191,8 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
               log_path: str | None = None, max_steps: int | None = None) -> dict:
     """Train, save the model and processor to ``out`` (atomically, keeping ``checkpoints/`` to resume from),
     and return a summary."""
-    with step_output(out, "sft", [trajectories, eval_trajectories], keep=("checkpoints", "base")) as output:
+    with step_output(out, "sft", [trajectories], keep=("checkpoints", "base"),
+                     settings=run_settings(params, trajectories)) as output:
         summary = _train_sft(params, trajectories, output.path, eval_trajectories, log_path, max_steps)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary
