@@ -8,13 +8,17 @@ The one pipeline parameter ``params`` defaults to params.yaml (the same settings
 uses); override any of it per run. GPU steps (sft, grpo, and the benches that play a model) request
 ``orchestration.gpu`` on its node pool (pipelines/dag.py). Deterministic steps are cached.
 
-    PYTHONPATH=. kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml   (from the repo root)
-    kfp run submit -e streampro -f pipelines/full.yaml --endpoint https://HOST   # or: streampro submit --host URL
+    kfp dsl compile --py pipelines/full.py --output pipelines/full.yaml
+    kfp --endpoint https://HOST run create -e streampro -f pipelines/full.yaml   # or: streampro submit --host URL
 """
+import sys
+from pathlib import Path
+
 from kfp import dsl
 from kfp.dsl import Metrics
 
-from pipelines.dag import DEFAULT_PARAMS, assemble
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `kfp dsl compile --py` from anywhere, no PYTHONPATH
+from pipelines.dag import DEFAULT_PARAMS, assemble  # noqa: E402
 
 
 @dsl.pipeline(name="streampro-full",

@@ -1,15 +1,19 @@
 """StreamPro on your own videos: the DAG of pipelines/full.py with ``ingest`` (Streamo raw annotations,
 one file per split) in place of ``synth``.
 
-    PYTHONPATH=. kfp dsl compile --py pipelines/own_data.py --output pipelines/own_data.yaml   (from the repo root)
+    kfp dsl compile --py pipelines/own_data.py --output pipelines/own_data.yaml
     streampro submit --host https://KFP_HOST --pipeline pipelines/own_data.py \
         --arguments '{"annotations": ["sft=gs://B/ann/sft.json", "rl=gs://B/ann/rl.json",
                       "bench=gs://B/ann/bench.json"], "video_root": "gs://B/videos"}'
 """
+import sys
+from pathlib import Path
+
 from kfp import dsl
 from kfp.dsl import Metrics
 
-from pipelines.dag import DEFAULT_PARAMS, assemble
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `kfp dsl compile --py` from anywhere, no PYTHONPATH
+from pipelines.dag import DEFAULT_PARAMS, assemble  # noqa: E402
 
 
 @dsl.pipeline(name="streampro-own-data",

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 
-from streampro import steps
+from streampro import __version__, steps
 from streampro.config import DEFAULT_PARAMS, ConfigError, load_params
 from streampro.schema import RecordError
 from streampro.steptable import Arg, Step
@@ -38,7 +38,8 @@ def _add_step(sub, step: Step) -> None:
     parser = sub.add_parser(step.words[-1], help=step.summary, description=step.description)
     parser.set_defaults(step=step.name)
     if step.params:
-        parser.add_argument("--params", default=DEFAULT_PARAMS, help="params file (default: %(default)s)")
+        parser.add_argument("--params", default=None, help=f"params file (default: {DEFAULT_PARAMS} in the current "
+                            "folder, else the packaged defaults, which are the same values)")
         parser.add_argument("--profile", default=None, help="a partial params file laid over --params, "
                             "e.g. profiles/paper.yaml for the paper's settings")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
@@ -53,7 +54,8 @@ def build_parser(table: dict[str, Step] | None = None) -> argparse.ArgumentParse
         description="StreamPro: proactive streaming video assistants. Each subcommand is one step of the "
         "pipeline or a helper (see `streampro steps`); those that need settings read them from params.yaml.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for step in (table or steps.STEPS).values():
         if len(step.words) == 1:
@@ -78,6 +80,9 @@ def parse_command(argv: list[str] | None, table: dict[str, Step] | None = None) 
     table = table or steps.STEPS
     parser = build_parser(table)
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "step", None) is None:  # plain `streampro` (or a group without its subcommand): the help
+        parser.print_help()
+        raise SystemExit(0 if not extra and args.command is None else 2)
     if extra and not table[args.step].extra_args:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args, extra

@@ -202,9 +202,16 @@ def params_from_dict(data: dict[str, Any], source: str = "<params>") -> Params:
         raise ConfigError(f"{source}: {problems}") from None
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | Path | None = None) -> Params:
-    """Read ``params.yaml`` (and an optional profile laid over it) into typed params."""
-    path = Path(path)
+def load_params(path: str | Path | None = DEFAULT_PARAMS, profile: str | Path | None = None) -> Params:
+    """Read ``params.yaml`` (and an optional profile laid over it) into typed params. With ``path`` None:
+    ``params.yaml`` in the current folder when there is one, else the packaged defaults (the same values:
+    the embedded default, a test keeps them equal)."""
+    if path is None and not Path(DEFAULT_PARAMS).exists():
+        data, source = Params().model_dump(mode="json"), "the packaged defaults"
+        if profile:
+            data, source = deep_merge(data, _read_yaml(Path(profile))), f"the packaged defaults + {profile}"
+        return params_from_dict(data, source)
+    path = Path(path or DEFAULT_PARAMS)
     data = _read_yaml(path)
     source = str(path)
     if profile:

@@ -169,21 +169,25 @@ def stream(params: Params, model: str, video: str, question: str, query_time: fl
     for turn, output, response in play(policy, Stream("live", video, "", cfg.sample_fps, len(turns)), turns):
         if response is not None:
             responses.append(response.model_dump())
-        if response is not None or show_silence:
-            print(f"[{turn.start:6.1f}s] {output}", flush=True)
+        if response is not None:
+            print(f"[{response.time:g}s] {response.text}", flush=True)
+        elif show_silence:
+            print(f"[{turn.start:g}s] (silent)", flush=True)
     print(f"{len(responses)} response(s) over {len(turns)} turns", file=sys.stderr)
     return {"responses": responses}
 
 
 def submit(host: str | None, pipeline: str = "pipelines/full.py", experiment: str = "streampro",
-           run_name: str | None = None, arguments: str | None = None, dry_run: bool = False) -> dict:
+           run_name: str | None = None, arguments: str | None = None, dry_run: bool = False,
+           output: str | None = None) -> dict:
     """Compile a pipeline file and create a run on a Kubeflow Pipelines endpoint."""
     from streampro.submit import submit as submit_run
 
     host = host or os.environ.get("KFP_HOST")
     if not host and not dry_run:
         raise ValueError("--host (or $KFP_HOST) is required to submit")
-    return submit_run(host, pipeline, experiment, run_name, json.loads(arguments) if arguments else None, dry_run)
+    return submit_run(host, pipeline, experiment, run_name, json.loads(arguments) if arguments else None, dry_run,
+                      output)
 
 
 def steps(json: bool = False, markdown: bool = False) -> None:
@@ -391,7 +395,9 @@ _steps = [
           Arg("experiment", "experiment name (default: %(default)s)", default="streampro"),
           Arg("run_name", "run name (default: KFP's)"),
           Arg("arguments", "JSON object of pipeline arguments"),
-          Arg("dry_run", "compile only", switch=True)),
+          Arg("dry_run", "compile only", switch=True),
+          Arg("output", "where to write the compiled pipeline (default: a temporary file; the tracked .yaml is "
+              "left alone)")),
          params=False),
     Step("steps", "print the step table (CLI, library entry, dvc stages and KFP tasks)",
          "Print the step table: for every step its CLI command, library entry point, and its dvc stages and KFP tasks "

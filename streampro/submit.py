@@ -35,15 +35,25 @@ def compile_pipeline(path: str, output: str) -> str:
     return output
 
 
-def submit(host: str, pipeline: str = "pipelines/full.py", experiment: str = "streampro",
-           run_name: str | None = None, arguments: dict | None = None, dry_run: bool = False) -> dict:
-    package = os.path.splitext(pipeline)[0] + ".yaml"
+def submit(host: str | None, pipeline: str = "pipelines/full.py", experiment: str = "streampro",
+           run_name: str | None = None, arguments: dict | None = None, dry_run: bool = False,
+           output: str | None = None) -> dict:
+    """Compile ``pipeline`` (to ``output``, or a temporary file: the tracked .yaml is left alone) and, unless
+    ``dry_run``, create a run of it on ``host``; an unreachable host is a clear error."""
+    import tempfile
+
+    package = output or os.path.join(tempfile.mkdtemp(prefix="streampro-submit-"), Path(pipeline).stem + ".yaml")
     compile_pipeline(pipeline, package)
     if dry_run:
         return {"compiled": package, "submitted": False}
     import kfp
 
-    client = kfp.Client(host=host)
-    run = client.create_run_from_pipeline_package(package, arguments=arguments or {}, run_name=run_name,
-                                                  experiment_name=experiment)
-    return {"compiled": package, "submitted": True, "run_id": run.run_id, "url": f"{host.rstrip('/')}/#/runs/details/{run.run_id}"}
+    try:
+        client = kfp.Client(host=host)
+        run = client.create_run_from_pipeline_package(package, arguments=arguments or {}, run_name=run_name,
+                                                      experiment_name=experiment)
+    except Exception as exc:  # noqa: BLE001 - urllib3, kfp_server_api and kubernetes errors alike
+        reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot create the run on {host}: {type(exc).__name__}: {reason}") from None
+    return {"compiled": package, "submitted": True, "run_id": run.run_id,
+            "url": f"{host.rstrip('/')}/#/runs/details/{run.run_id}"}

@@ -171,3 +171,24 @@ def test_stream_with_a_missing_model_fails_at_once_naming_it(tmp_path, capsys):
                  "--question", "what?"]) == 2
     err = capsys.readouterr().err
     assert "cannot load the model" in err and "no-model" in err and "no-video" not in err  # before any decoding
+
+
+def test_stream_runs_from_any_folder_and_prints_plain_responses(tiny_model, synth_world, tmp_path, monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: the packaged defaults
+    video = next((synth_world / "videos").glob("*.mp4"))
+    assert main(["stream", "--model", str(tiny_model), "--video", str(video), "--question", "what moves?",
+                 "--show-silence"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(re.fullmatch(r"\[\d+s\] .+", line) for line in lines)
+    assert not any("</Response>" in line or "</Silence>" in line for line in lines)
+
+
+def test_plain_streampro_shows_help_and_the_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 0 and "usage: streampro" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("streampro ")

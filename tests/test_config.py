@@ -29,6 +29,9 @@ def test_params_yaml_is_the_embedded_default():
                 assert isinstance(node, dict) and part in node, f"dvc stage {stage}: params.yaml has no {key}"
                 node = node[part]
     assert params.model.name_or_path == "tiny" and params.bench.judge == "rule" and params.bench.judge_url is None
+    from streampro.config import Params
+
+    assert Params() == params  # the packaged defaults a run outside the repo uses are the same values
     assert sum(params.synth.videos.as_dict().values()) <= 100 and params.synth.max_duration <= 30
 
 

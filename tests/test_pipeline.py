@@ -113,9 +113,9 @@ def _documents(text):  # the IR itself; KFP's header comment lists the defaults 
 def test_compiles_with_the_kfp_cli(tmp_path, ir):
     out = tmp_path / "full.yaml"
     kfp_cli = str(__import__("pathlib").Path(sys.executable).parent / "kfp")
-    subprocess.run([kfp_cli, "dsl", "compile", "--py", str(REPO / "pipelines" / "full.py"),
-                    "--output", str(out)], check=True, capture_output=True, cwd=REPO,
-                   env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}  # as in a fresh shell
+    subprocess.run([kfp_cli, "dsl", "compile", "--py", "pipelines/full.py", "--output", str(out)], check=True,
+                   capture_output=True, cwd=REPO, env=env)
     assert _documents(out.read_text()) == _documents(ir["text"])  # the same IR as the compiler API's
 
 
@@ -127,12 +127,29 @@ def test_streampro_submit_dry_run_compiles(tmp_path, ir):
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     shutil.copytree(REPO / "components", tmp_path / "components")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-    (tmp_path / "pipelines" / "full.yaml").unlink()
-    assert main(["submit", "--dry-run", "--pipeline", str(tmp_path / "pipelines" / "full.py")]) == 0
-    compiled = _documents((tmp_path / "pipelines" / "full.yaml").read_text())
+    tracked = (tmp_path / "pipelines" / "full.yaml").read_bytes()
+    assert main(["submit", "--dry-run", "--pipeline", str(tmp_path / "pipelines" / "full.py"), "--output",
+                 str(tmp_path / "compiled.yaml")]) == 0
+    assert (tmp_path / "pipelines" / "full.yaml").read_bytes() == tracked  # the tracked file is left alone
+    compiled = _documents((tmp_path / "compiled.yaml").read_text())
     assert compiled[0]["pipelineInfo"]["name"] == "streampro-full"
     assert set(compiled[0]["root"]["dag"]["tasks"]) == set(ir["pipeline"]["root"]["dag"]["tasks"])
     assert main(["submit"]) == 2  # no --host: a clear error, not a traceback
+
+
+def test_submit_to_an_unreachable_host_is_a_clear_error(tmp_path, capsys):
+    import socket
+
+    from streampro.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = (REPO / "pipelines" / "full.yaml").read_bytes()
+    assert main(["submit", "--host", f"http://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot create the run on http://127.0.0.1:{port}" in err and "Traceback" not in err
+    assert (REPO / "pipelines" / "full.yaml").read_bytes() == before
 
 
 def test_own_data_pipeline_swaps_synth_for_ingest(tmp_path):
