@@ -20,7 +20,7 @@ def _top_imports(path):
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "streampro":
             parts = node.module.split(".")
-            yield from ([parts[1]] if len(parts) > 1 else [alias.name for alias in node.names])
+            yield from ([parts[1]] if len(parts) > 1 else [a.name for a in node.names if a.name != "__version__"])
         elif isinstance(node, ast.Import):
             yield from (a.name.split(".")[1] for a in node.names if a.name.startswith("streampro."))
 
