@@ -77,6 +77,13 @@ def slice(params: Params, manifest: str, out: str, items: list[str] | None = Non
                      max_dead_letter_share=params.max_dead_letter_share)
 
 
+def prepare(base: str, out: str) -> dict:
+    """Add the decision tokens to a Qwen2.5-VL / Qwen3-VL checkpoint (the start of SFT on a real model)."""
+    from streampro.model.prepare import prepare_checkpoint
+
+    return prepare_checkpoint(base, out)
+
+
 def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
         plots: str | None = None, max_steps: int | None = None) -> dict:
     """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
@@ -340,6 +347,15 @@ _steps = [
          dag=Dag((Task("report", {"baselines": "bench.results", "sft_bench": "bench_sft.results",
                                   "grpo_bench": "bench_grpo.results"}),),
                  metrics=_report_metrics, ui={"html": "report.html", "markdown": "report.md"})),
+    Step("prepare", "add the decision tokens to a real checkpoint (Qwen2.5-VL, Qwen3-VL) before SFT",
+         "Load a checkpoint (model id or folder) with its processor, add </Silence> and </Response> as special tokens "
+         "(one id each), grow the embeddings only where the new ids do not fit (never shrink), start the new rows at the "
+         "mean embedding, keep the checkpoint's chat template, and save it to OUT with prepare.json recording what was "
+         "added. Running it again on OUT changes nothing. Set params.yaml model.name_or_path to OUT to train from it.",
+         prepare,
+         (Arg("base", "the checkpoint: a model id or a folder", required=True),
+          Arg("out", "output folder for the prepared checkpoint", required=True)),
+         params=False, show=lambda r: {k: v for k, v in r.items() if k != "init"}),
     Step("bench-run", "replay the bench trajectories to one policy, write predictions",
          "Replay each bench trajectory turn by turn to a policy (silent, every-turn, random, oracle, model:PATH or "
          "offline:PATH) and write its responses, stamped by the time rule.", bench_run,

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from streampro import protocol
+from streampro.model.prepare import decision_ids
 
 IGNORE = -100
 SUPPRESSED = ["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|im_start|>",
@@ -71,8 +72,8 @@ class StreamFormat:
         self.close_suffix = full[len(with_prompt) + 1:]  # "<|im_end|>\n"
         self.header_ids = tok(self.header_text, add_special_tokens=False)["input_ids"]
         self.end_id = tok.convert_tokens_to_ids("<|im_end|>")
-        self.silence_id = tok.convert_tokens_to_ids(protocol.SILENCE)
-        self.response_id = tok.convert_tokens_to_ids(protocol.RESPONSE)
+        ids = decision_ids(tok, getattr(tok, "name_or_path", None) or "the model")  # else: run `prepare`
+        self.silence_id, self.response_id = ids[protocol.SILENCE], ids[protocol.RESPONSE]
         self.suppress_ids = [i for i in (tok.convert_tokens_to_ids(t) for t in SUPPRESSED) if i is not None and i >= 0]
 
     def render(self, messages: list[dict], generation_prompt: bool = False) -> str:

@@ -23,6 +23,7 @@ from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
 from streampro.outputs import IncompleteOutput, code_fingerprint, fingerprint, step_output
+from streampro.model.prepare import decision_ids
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
@@ -115,6 +116,7 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     cfg = params.grpo
     if not storage.is_remote(model_path) and not os.path.exists(os.path.join(model_path, "config.json")):
         raise IncompleteOutput(f"{model_path} holds no model (no config.json): run `streampro sft` first")
+    decision_ids(AutoProcessor.from_pretrained(model_path).tokenizer, model_path)  # else: run `prepare`
     streams = {t.item_id: t for t in read_trajectories(trajectories)}
     if not streams:
         raise FileNotFoundError(f"no trajectories under {trajectories}")

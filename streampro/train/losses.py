@@ -43,6 +43,15 @@ def cb_stream_class_weights(counts: list[int], beta: float) -> list[float]:
     return [w / total * present if total else 0.0 for w in inverse]
 
 
+def cb_stream_weights(targets: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Each supervised token's CB-Stream weight: ŵ of its class for a decision token, λ_text otherwise."""
+    is_sil, is_resp = targets == cfg.silence_id, targets == cfg.response_id
+    w_sil, w_resp = cb_stream_class_weights([int(is_sil.sum()), int(is_resp.sum())], cfg.beta)
+    weights = torch.full(targets.shape, cfg.lambda_text, dtype=torch.float32, device=targets.device)
+    weights[is_sil], weights[is_resp] = w_sil, w_resp
+    return weights
+
+
 def shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Next-token view: the logits that predict each supervised label, flattened."""
     logits = logits[:, :-1, :].reshape(-1, logits.size(-1))
@@ -62,10 +71,7 @@ def stream_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: LossConfig) -> 
     is_sil, is_resp = targets == cfg.silence_id, targets == cfg.response_id
     counts = [int(is_sil.sum()), int(is_resp.sum())]
     if cfg.kind == "cb_stream":
-        w_sil, w_resp = cb_stream_class_weights(counts, cfg.beta)
-        weights = torch.full_like(nll, cfg.lambda_text)
-        weights[is_sil], weights[is_resp] = w_sil, w_resp
-        return (weights * nll).mean()
+        return (cb_stream_weights(targets, cfg) * nll).mean()
     if cfg.kind == "focal":
         # Focal loss on decision tokens (γ, per-batch inverse-frequency α_k = N_dec / (K · n_k),
         # K the classes present), plain CE on every other supervised token.
