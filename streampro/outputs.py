@@ -35,6 +35,19 @@ class UnusableOutput(ValueError):
     output is kept for inspection, without a completion marker."""
 
 
+class TooManyDeadLetters(UnusableOutput):
+    """A step whose inputs mostly (or all) ended as dead letters: its output is not worth using."""
+
+
+def check_dead_letter_share(step: str, read: int, dead: int, max_share: float, counts: dict, where: str) -> None:
+    """Fail when nothing was read, when every input died, or when the dead share passes ``max_share``."""
+    if read == 0:
+        raise TooManyDeadLetters(f"{step}: no inputs at all ({counts})")
+    if dead == read or dead / read > max_share:
+        raise TooManyDeadLetters(f"{step}: {dead} of {read} inputs ended as dead letters (share {dead / read:.2f} > "
+                                 f"max_dead_letter_share {max_share}); the reasons are in {where}. Counts: {counts}")
+
+
 @dataclass
 class StepOutput:
     path: str  # where the step writes now (OUT.partial locally, OUT on gs://)

@@ -49,7 +49,7 @@ def ingest(params: Params, annotations: list[str], out: str, split: str | None =
     """Ingest Streamo raw annotations (one file per split) as one world (bad records to dead letters)."""
     from streampro.data.streamo import ingest_splits
 
-    from streampro.data.slicing import check_dead_letter_share
+    from streampro.outputs import check_dead_letter_share
 
     summary = ingest_splits(split_annotations(annotations, split or params.ingest.split), params.ingest, out,
                             video_root)

@@ -167,3 +167,57 @@ def table_markdown(steps: dict[str, Step]) -> str:
         tasks = ", ".join(f"`{t.name}`" for t in step.dag.tasks) if step.dag else "— (command only)"
         lines.append(f"| {row['step']} | `{usage(step)}` | `{row['entry']}` | {tasks} | {row['summary']} |")
     return "\n".join(lines)
+
+
+def _imports_in(tree, package: str, root: str, top_only: bool = False) -> set[str]:
+    """The package's source files that the parsed ``tree`` imports (inside functions too, unless ``top_only``)."""
+    import ast
+    import os
+
+    nodes = tree.body if top_only else ast.walk(tree)
+    found = set()
+    for node in nodes:
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != package:
+                continue
+            base = os.path.join(root, *parts)
+            found |= {os.path.relpath(c, root) for c in (base + ".py", os.path.join(base, "__init__.py"))
+                      if os.path.isfile(c)}
+    return found
+
+
+def code_deps(step: Step) -> list[str]:
+    """The package's source files that running ``step`` from the CLI can execute: the CLI and the step
+    table (their own imports), the entry point's imports and, from there, every import (inside functions
+    too) of the modules reached. ``dvc.yaml`` lists them as the stage's deps (a test keeps them equal)."""
+    import ast
+    import importlib
+    import inspect
+    import os
+    import textwrap
+
+    package = step.entry.__module__.split(".")[0]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(importlib.import_module(package).__file__)))
+
+    def parse(path):
+        with open(os.path.join(root, path)) as f:
+            return ast.parse(f.read())
+
+    table = os.path.relpath(inspect.getsourcefile(step.entry), root)
+    cli = os.path.join(package, "cli.py")
+    start = {table, cli} | _imports_in(parse(table), package, root, top_only=True)
+    start |= _imports_in(parse(cli), package, root, top_only=True) - {table}
+    start |= _imports_in(ast.parse(textwrap.dedent(inspect.getsource(step.entry))), package, root)
+    seen, todo = {table, cli}, sorted(start - {table, cli})
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += sorted(_imports_in(parse(path), package, root) - seen)
+    return sorted(p for p in seen if os.path.getsize(os.path.join(root, p)) > 0 or not p.endswith("__init__.py"))

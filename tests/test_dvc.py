@@ -50,3 +50,42 @@ def test_dvc_repro_on_the_ci_configuration(tmp_path):
     _run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], copy, env)
     assert (tmp_path / "plots" / "index.html").exists()
     assert "Stage 'synth' didn't change" in _run(["dvc", "repro"], copy, env)  # a second repro has nothing to do
+
+
+def test_every_stage_lists_the_code_it_runs():
+    from streampro.steps import STEPS
+    from streampro.steptable import code_deps
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for step in STEPS.values():
+        for task in step.dag.tasks if step.dag else ():
+            listed = {d for d in stages[task.name]["deps"] if d.startswith("streampro")}
+            assert listed == set(code_deps(step)), (
+                f"dvc.yaml stage {task.name}: add {sorted(set(code_deps(step)) - listed)}, "
+                f"remove {sorted(listed - set(code_deps(step)))} (streampro.steptable.code_deps)")
+
+
+def test_dvc_status_marks_exactly_the_stages_that_run_an_edited_module(tmp_path):
+    from streampro.steps import STEPS
+    from streampro.steptable import code_deps
+
+    copy = tmp_path / "repo"
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    _run(["git", "init", "-q"], copy, env)
+
+    def modified_by(module):
+        status = json.loads(_run(["dvc", "status", "--json"], copy, env) or "{}")
+        return {stage for stage, changes in status.items() for change in changes
+                if isinstance(change, dict) and change.get("changed deps", {}).get(module) == "modified"}
+
+    module = "streampro/bench/metric.py"
+    assert modified_by(module) == set()  # dvc.lock is current with the code
+    with open(copy / module, "a") as f:
+        f.write("\n# edited\n")
+    runs_it = {t.name for s in STEPS.values() if s.dag and module in code_deps(s) for t in s.dag.tasks}
+    assert modified_by(module) == runs_it == {"rubrics", "grpo", "bench", "bench_sft", "bench_grpo"}

@@ -15,7 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from streampro import layout, storage
-from streampro.outputs import UnusableOutput, step_output
+from streampro.outputs import TooManyDeadLetters, check_dead_letter_share, step_output  # noqa: F401 (re-exported)
 from streampro.config import SliceParams
 from streampro.schema import SPLITS
 from streampro.data.beam_slice import NAMESPACE, SliceVideos, WriteDeadLetters, WriteTrajectories
@@ -57,19 +57,6 @@ def summarize(counters: dict[str, int]) -> dict:
     c["items_accounted"] = c["items_read"] == c["trajectories_written"] + c["items_dead"]
     c["videos_accounted"] = c["videos_read"] == c["videos_decoded"] + c["videos_unused"] + c["videos_dead"]
     return c
-
-
-class TooManyDeadLetters(UnusableOutput):
-    """A step whose inputs mostly (or all) ended as dead letters: its output is not worth using."""
-
-
-def check_dead_letter_share(step: str, read: int, dead: int, max_share: float, counts: dict, where: str) -> None:
-    """Fail when nothing was read, when every input died, or when the dead share passes ``max_share``."""
-    if read == 0:
-        raise TooManyDeadLetters(f"{step}: no inputs at all ({counts})")
-    if dead == read or dead / read > max_share:
-        raise TooManyDeadLetters(f"{step}: {dead} of {read} inputs ended as dead letters (share {dead / read:.2f} > "
-                                 f"max_dead_letter_share {max_share}); the reasons are in {where}. Counts: {counts}")
 
 
 def run_slice(manifest: str, out: str, params: SliceParams, item_files: list[str] | None = None,
