@@ -125,7 +125,7 @@ class GRPOParams(_Section):
 
 
 class BenchParams(_Section):
-    policies: list[str] = ["silent", "every-turn", "random", "oracle"]
+    policies: list[str] = ["silent", "every-turn", "random", "prior", "oracle"]
     judge: Literal["rule", "openai"] = "rule"
     judge_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://vllm:8000/v1")
     judge_model: str | None = None

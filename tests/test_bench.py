@@ -116,3 +116,19 @@ def test_a_response_after_the_video_is_refused_when_the_manifest_is_at_hand(synt
                              for i in items))
     with pytest.raises(RecordError, match=r"1e\+09s is past the end of video"):
         score_file(str(synth_world / "items" / "bench.jsonl"), str(preds), str(tmp_path / "out"), RuleJudge())
+
+
+def test_prior_answers_the_tasks_most_frequent_answer_at_its_median_delay():
+    from streampro.bench.baselines import PriorPolicy
+    from streampro.policy import Stream, TurnInput
+    from streampro.schema import Item
+
+    def train(k, text, delay):
+        return Item(**{**ITEM, "item_id": f"t{k}", "split": "sft", "query_time": 2,
+                       "answers": [{"text": text, "time": 2 + delay}]})
+
+    prior = PriorPolicy([train(0, "it turned red", 4), train(1, "it turned red", 6), train(2, "it turned blue", 9)])
+    prior.reset(Stream("b", "v", "OU", 1.0, 20))
+    outputs = [prior.act(TurnInput(i, i, i + 1, b"", "q" if i == 3 else "")) for i in range(20)]
+    # asked at turn 3; delays 4, 6, 9 -> median 6 -> turn 9; the most frequent answer, once
+    assert {i: o for i, o in enumerate(outputs) if o != "</Silence>"} == {9: "</Response> it turned red"}

@@ -51,6 +51,7 @@ def test_training_lowers_the_loss(tmp_path, sliced_world):
     assert _batch_loss(out, sliced_world / "bench", "cb_stream") < 0.7 * held_before
     log = json.loads((tmp_path / "log.json").read_text())
     assert [r["step"] for r in log] == [4, 8, 12] and {"p_response_right", "p_response_elsewhere"} <= set(log[0])
+    assert log[-1]["heldout_loss"] < log[0]["heldout_loss"]  # the held-out loss, beside the training loss
     assert (out / "model.safetensors").exists()
     load_model(str(out))  # the saved folder loads like any checkpoint, processor included
 

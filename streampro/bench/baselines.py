@@ -75,6 +75,30 @@ class RandomPolicy(_AfterQuery):
         return protocol.SILENCE
 
 
+class PriorPolicy(Policy):
+    """What the training items alone say: per task, the most frequent training answer, given once at the
+    median delay between question and answer in training (a model must beat it to show it watches)."""
+
+    name = "prior"
+
+    def __init__(self, train_items: list[Item]):
+        self.answers = most_frequent_answers(train_items)
+        delays: dict[str, list[float]] = defaultdict(list)
+        for item in train_items:
+            delays[item.task] += [a.end - item.query_time for a in item.answers]
+        self.delay = {task: sorted(d)[len(d) // 2] for task, d in delays.items()}
+
+    def reset(self, stream: Stream) -> None:
+        self.task, self.fps, self.due = stream.task, stream.fps, None
+
+    def act(self, turn: TurnInput) -> str:
+        if turn.user_text and self.due is None and self.task in self.answers:
+            self.due = turn.index + int(round(self.delay[self.task] * self.fps))
+        if self.due is not None and turn.index == self.due:
+            return protocol.response(self.answers[self.task][0])
+        return protocol.SILENCE
+
+
 class OraclePolicy(Policy):
     """Emits each ground-truth answer in the turn of its best timing (scores 100)."""
 
@@ -94,7 +118,7 @@ class OraclePolicy(Policy):
         return protocol.response("; ".join(texts)) if texts else protocol.SILENCE
 
 
-BASELINES = ("silent", "every-turn", "random", "oracle")
+BASELINES = ("silent", "every-turn", "random", "prior", "oracle")
 
 
 def make_policy(name: str, items: list[Item], train_items: list[Item], seed: int = 0,
@@ -116,6 +140,8 @@ def make_policy(name: str, items: list[Item], train_items: list[Item], seed: int
         return EveryTurnPolicy(train_items)
     if name == "random":
         return RandomPolicy(train_items, seed=seed)
+    if name == "prior":
+        return PriorPolicy(train_items)
     if name == "oracle":
         return OraclePolicy(items)
     raise ValueError(f"unknown policy {name!r} (known: {', '.join(BASELINES)}, model:PATH)")

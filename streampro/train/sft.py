@@ -64,12 +64,17 @@ def load_model(path: str, dtype=None):
 
 
 @torch.no_grad()
-def decision_probabilities(model, fmt: StreamFormat, batch: dict) -> dict[str, float]:
-    """Mean P(``</Response>``) at the decision positions where it is due, and where ``</Silence>`` is."""
+def decision_probabilities(model, fmt: StreamFormat, batch: dict, loss_config: LossConfig | None = None
+                           ) -> dict[str, float]:
+    """Mean P(``</Response>``) at the decision positions where it is due, and where ``</Silence>`` is;
+    with ``loss_config``, also the training loss on this (held-out) batch."""
     was_training = model.training
     model.eval()
     inputs = {k: v.to(model.device) for k, v in batch.items() if k != "labels"}
-    probs = torch.softmax(model(**inputs).logits.float(), dim=-1)[..., fmt.response_id]
+    logits = model(**inputs).logits
+    probs = torch.softmax(logits.float(), dim=-1)[..., fmt.response_id]
+    held_out = {} if loss_config is None else {
+        "heldout_loss": round(float(stream_loss(logits, batch["labels"].to(logits.device), loss_config)), 5)}
     model.train(was_training)
     right, elsewhere = [], []
     for row, positions in enumerate(fmt.decision_positions(batch["labels"])):
@@ -77,20 +82,21 @@ def decision_probabilities(model, fmt: StreamFormat, batch: dict) -> dict[str, f
             p = float(probs[row, pos - 1])  # the logits before a token predict it
             (right if int(batch["labels"][row, pos]) == fmt.response_id else elsewhere).append(p)
     mean = lambda v: sum(v) / len(v) if v else 0.0  # noqa: E731
-    return {"p_response_right": round(mean(right), 4), "p_response_elsewhere": round(mean(elsewhere), 4)}
+    return {**held_out, "p_response_right": round(mean(right), 4), "p_response_elsewhere": round(mean(elsewhere), 4)}
 
 
 class DecisionProbe(TrainerCallback):
-    """Logs the decision probabilities on a held-out batch at every logging step."""
+    """Logs the held-out loss and decision probabilities on a held-out batch at every logging step, beside
+    the training loss (so over-fitting shows)."""
 
-    def __init__(self, fmt: StreamFormat, batch: dict, log_path: str | None):
+    def __init__(self, fmt: StreamFormat, batch: dict, log_path: str | None, loss_config: LossConfig | None = None):
         self.fmt, self.batch, self.log_path, self.rows = fmt, batch, log_path, []
-        self.trainer = None
+        self.loss_config = loss_config
 
     def on_log(self, args, state, control, model=None, logs=None, **kwargs):
         if model is None or logs is None or "loss" not in logs:
             return
-        probe = decision_probabilities(model, self.fmt, self.batch)
+        probe = decision_probabilities(model, self.fmt, self.batch, self.loss_config)
         logs.update(probe)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
@@ -157,7 +163,7 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
         gradient_checkpointing=False, bf16=torch.cuda.is_available(),
     )
     loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
-    probe = DecisionProbe(fmt, probe_batch, log_path)
+    probe = DecisionProbe(fmt, probe_batch, log_path, loss_config)
     trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"window": list(range(len(samples)))}),
                                data_collator=WindowBatches(fmt, samples),
                                processing_class=processor, loss_config=loss_config, callbacks=[probe])
@@ -166,15 +172,15 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
         log.info("sft: resuming from %s", last)
     result = train_or_finish(trainer, last)
     if log_path:  # from the log history, which a resumed run restores from its checkpoint
-        rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "p_response_right": e["p_response_right"],
-                 "p_response_elsewhere": e["p_response_elsewhere"]}
+        rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "heldout_loss": e.get("heldout_loss"),
+                 "p_response_right": e["p_response_right"], "p_response_elsewhere": e["p_response_elsewhere"]}
                 for e in trainer.state.log_history if "p_response_right" in e and "loss" in e]
         storage.write_text(log_path, json.dumps(rows, indent=1) + "\n")
     trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
-               **decision_probabilities(trainer.model, fmt, probe_batch)}
+               **decision_probabilities(trainer.model, fmt, probe_batch, loss_config)}
     storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
