@@ -39,7 +39,7 @@ def test_dvc_repro_on_the_ci_configuration(tmp_path):
     _run(["dvc", "repro"], copy, env)
     metrics = json.loads((copy / "reports" / "metrics.json").read_text())
     assert metrics["oracle"]["overall_w_avg"] == 100 and metrics["silent"]["overall_w_avg"] == 0
-    assert set(metrics) == {"silent", "every-turn", "random", "oracle", "model-sft", "model-grpo"}
+    assert set(metrics) == {"silent", "every-turn", "random", "prior", "oracle", "model-sft", "model-grpo"}
     for policy in ("model-sft", "model-grpo"):  # both trained models were played and scored on every task
         assert 0 <= metrics[policy]["overall_w_avg"] <= 100
         assert {f"{t}_f1" for t in ("EU", "OU", "AA", "TP", "TG", "GP", "RF")} <= set(metrics[policy])
@@ -89,3 +89,17 @@ def test_dvc_status_marks_exactly_the_stages_that_run_an_edited_module(tmp_path)
         f.write("\n# edited\n")
     runs_it = {t.name for s in STEPS.values() if s.dag and module in code_deps(s) for t in s.dag.tasks}
     assert modified_by(module) == runs_it == {"rubrics", "grpo", "bench", "bench_sft", "bench_grpo"}
+
+
+def test_the_per_task_chart_has_the_tasks_as_categories_and_a_bar_per_policy():
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], REPO, env))["data"]
+    chart = plots["StreamPro-Bench F1 per task"][0]["content"]
+    assert chart["encoding"]["x"] == {"field": "task", "type": "nominal", "title": "task"}
+    assert chart["encoding"]["y"]["type"] == "quantitative" and chart["encoding"]["xOffset"]["field"] == "field"
+    rows = chart["data"]["values"]
+    tasks = {r["task"] for r in json.loads((REPO / "reports" / "per_task_f1.json").read_text())}
+    policies = set(json.loads((REPO / "reports" / "metrics.json").read_text()))
+    assert sorted((r["task"], r["field"]) for r in rows) == sorted((t, p) for t in tasks for p in policies)
+    assert any(r["dvc_inferred_y_value"] > 0 for r in rows if r["field"] != "oracle")  # bars with data
+    assert "reports/per_task_f1.json" not in plots  # no line over "step" for it
