@@ -14,6 +14,7 @@ from streampro.steptable import Step
 
 DEFAULT_PARAMS = PARAMS.model_dump(mode="json", exclude_none=True)  # KFP parameters cannot hold null
 GPU = PARAMS.orchestration.gpu
+RESOURCES = PARAMS.orchestration.resources
 
 
 def on_gpu(task: dsl.PipelineTask) -> dsl.PipelineTask:
@@ -38,6 +39,10 @@ def assemble(params, world: str, inputs: dict | None = None,
     pipeline parameters handed to the component parameters of the same name. Returns tasks by name."""
     table = table or STEPS
     components = components_of(table)
+    names = {t.name for s in table.values() if s.dag for t in s.dag.tasks}
+    unknown = sorted(set(RESOURCES) - names - {"default"})
+    if unknown:
+        raise ValueError(f"params.yaml orchestration.resources names no task: {unknown} (tasks: {sorted(names)})")
     tasks: dict[str, dsl.PipelineTask] = {}
     for step in table.values():
         if not step.dag or (step.dag.world and step.name != world):
@@ -55,6 +60,8 @@ def assemble(params, world: str, inputs: dict | None = None,
                 if arg.kfp_param and arg.name in {**(inputs or {}), **spec.values}:
                     kwargs[arg.name] = {**(inputs or {}), **spec.values}[arg.name]
             task = components[step.name](**kwargs).set_display_name(spec.name).set_caching_options(step.dag.cache)
+            request = RESOURCES.get(spec.name, RESOURCES["default"])
+            task.set_cpu_request(request.cpu).set_memory_request(request.memory)
             if spec.gpu:
                 on_gpu(task)
             if step.dag.judge_key:

@@ -145,12 +145,31 @@ class GPUPool(_Section):
     toleration_key: str = "nvidia.com/gpu"
 
 
+class Resources(_Section):
+    """CPU and memory a Kubeflow task requests (Kubernetes quantities)."""
+
+    cpu: str = Field("2", pattern=r"^\d+(\.\d+)?m?$")
+    memory: str = Field("8Gi", pattern=r"^\d+(\.\d+)?([KMGT]i?)?$")
+
+
 class OrchestrationParams(_Section):
     """Container images and cluster settings for the Kubeflow pipeline (no secrets here)."""
 
     cpu_image: str = "us-docker.pkg.dev/my-project/streampro/cpu:0.1.0"
     gpu_image: str = "us-docker.pkg.dev/my-project/streampro/gpu:0.1.0"
     gpu: GPUPool = GPUPool()
+    resources: dict[str, Resources] = Field(
+        default_factory=lambda: {"default": Resources(), "slice": Resources(cpu="4", memory="16Gi"),
+                                 "sft": Resources(cpu="8", memory="64Gi"), "grpo": Resources(cpu="8", memory="64Gi"),
+                                 "bench_sft": Resources(cpu="4", memory="32Gi"),
+                                 "bench_grpo": Resources(cpu="4", memory="32Gi")},
+        description="requests per task (its dvc stage name); 'default' for the others")
+
+    @model_validator(mode="after")
+    def _has_default(self) -> "OrchestrationParams":
+        if "default" not in self.resources:
+            raise ValueError("resources: needs a 'default' entry (the requests of every task not named)")
+        return self
     judge_secret: str = Field("streampro-judge", description="Kubernetes secret holding the judge's API key")
     judge_secret_key: str = "api-key"
 

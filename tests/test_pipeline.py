@@ -64,6 +64,18 @@ def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
         assert executors[executor]["container"]["image"] == image
 
 
+def test_every_task_requests_its_cpu_and_memory_from_params(ir):
+    tasks = ir["pipeline"]["root"]["dag"]["tasks"]
+    executors = ir["pipeline"]["deploymentSpec"]["executors"]
+    resources = PARAMS.orchestration.resources
+    for name, task in tasks.items():
+        shown = task["taskInfo"]["name"]
+        spec = executors[task["componentRef"]["name"].replace("comp-", "exec-")]["container"]["resources"]
+        wanted = resources.get(shown, resources["default"])
+        assert (spec["resourceCpuRequest"], spec["resourceMemoryRequest"]) == (wanted.cpu, wanted.memory), shown
+    assert resources["sft"].memory == "64Gi" and "sft" in {t["taskInfo"]["name"] for t in tasks.values()}
+
+
 def test_caching_on_for_deterministic_steps_only(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
     caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
@@ -182,3 +194,16 @@ def test_ingest_splits_builds_one_world(tmp_path):
     assert len(storage.read_items(str(tmp_path / "world" / "items" / "sft.jsonl"))) == 3
     assert {i.split for i in storage.read_items(str(tmp_path / "world" / "items" / "bench.jsonl"))} == {"bench"}
     assert json.loads((tmp_path / "world" / "summary.json").read_text())["items"] == 6
+
+
+def test_resources_for_a_task_that_does_not_exist_are_refused(monkeypatch):
+    from kfp import dsl
+
+    import pipelines.dag as dag
+    from streampro.config import Resources
+
+    monkeypatch.setattr(dag, "RESOURCES", {**dag.RESOURCES, "slicer": Resources()})
+    with pytest.raises(ValueError, match=r"orchestration.resources names no task: \['slicer'\]"):
+        @dsl.pipeline(name="typo")
+        def typo(params: dict = DEFAULT_PARAMS):
+            dag.assemble(params, world="synth")
