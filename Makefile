@@ -5,11 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lock clean help
+.PHONY: setup run test lock clean help images
 help:
 	@echo "make run   - set up .venv and run the pipeline end to end (dvc repro)"
 	@echo "make test  - set up .venv and run the tests"
 	@echo "make lock  - regenerate requirements.lock from the current .venv"
+	@echo "make images - build and push the CPU and GPU images, tagged as params.yaml orchestration says"
 
 setup:
 	@VENV=$(VENV) scripts/setup.sh
@@ -26,3 +27,12 @@ lock:
 
 clean:
 	rm -rf data .pytest_cache
+
+# The Kubeflow images, tagged as params.yaml `orchestration.cpu_image` / `gpu_image` say (needs Docker and a
+# registry login, e.g. `gcloud auth configure-docker REGION-docker.pkg.dev`). `make -n images` shows the commands.
+image = $(shell $(BIN)/python -c "from streampro.config import load_params; print(load_params('params.yaml').orchestration.$(1))")
+images:
+	docker build -f docker/cpu.Dockerfile -t $(call image,cpu_image) .
+	docker build -f docker/gpu.Dockerfile -t $(call image,gpu_image) .
+	docker push $(call image,cpu_image)
+	docker push $(call image,gpu_image)

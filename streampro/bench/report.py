@@ -18,6 +18,7 @@ from streampro.outputs import require_complete  # noqa: E402
 from streampro.tasks import DIMENSIONS  # noqa: E402
 
 COLUMNS = ("time", "acc", "precision", "recall", "f1")
+HEADLINE = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")  # metrics.json: 5 columns per policy
 
 
 def tasks_of(metrics: dict) -> list[str]:
@@ -95,10 +96,11 @@ def comparison_table(by_policy: dict[str, dict]) -> str:
 
 
 def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
-    """One table comparing every scored policy: ``metrics.json`` ({policy: headline F1s}), ``report.md``,
+    """One table comparing every scored policy: ``metrics.json`` ({policy: W-Avg, Avg and the three dimension
+    F1s}, readable in ``dvc metrics show``), ``report.md``,
     ``report.html`` and ``per_task_f1.json`` (a row per task, a column per policy, for ``dvc plots``)."""
-    headline = {p: {k: v for k, v in m.items() if k.startswith("overall_") or k.endswith(("_f1", "_accuracy"))}
-                for p, m in by_policy.items()}
+    headline = {p: {k: v for k, v in m.items() if k in HEADLINE or k.endswith("_accuracy")}  # (peer MC tasks)
+                for p, m in by_policy.items()}  # per task: per_task_f1.json
     storage.write_text(storage.join(out, "metrics.json"), json.dumps(headline, indent=2, sort_keys=True) + "\n")
     tasks = sorted({t for m in by_policy.values() for t in tasks_of(m) if f"{t}_f1" in m})
     rows = [{"task": t, **{p: m.get(f"{t}_f1") for p, m in by_policy.items()}} for t in tasks]
