@@ -110,5 +110,5 @@ def test_the_per_task_chart_has_the_tasks_as_categories_and_a_bar_per_policy():
 def test_dvc_metrics_show_is_readable(tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], REPO, env))
-    metrics = shown["workspace"]["data"]["reports/metrics.json"]["data"]
+    metrics = next(iter(shown.values()))["data"]["reports/metrics.json"]["data"]  # the workspace
     assert sum(len(m) for m in metrics.values()) <= 40  # one row of at most 40 columns
