@@ -17,6 +17,7 @@ setup:
 
 run: setup
 	dvc repro
+	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json')"
 	@echo; cat reports/report.md; echo "(also reports/report.html, dvc metrics show, dvc plots show)"
 
 test: setup

@@ -112,3 +112,14 @@ def test_dvc_metrics_show_is_readable(tmp_path):
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], REPO, env))
     metrics = next(iter(shown.values()))["data"]["reports/metrics.json"]["data"]  # the workspace
     assert sum(len(m) for m in metrics.values()) <= 40  # one row of at most 40 columns
+
+
+def test_the_readme_results_are_rendered_from_the_metrics_file():
+    from streampro.bench.report import RESULTS_END, RESULTS_START, results_block
+
+    readme = (REPO / "README.md").read_text()
+    shown = readme[readme.index(RESULTS_START):readme.index(RESULTS_END) + len(RESULTS_END)]
+    assert shown == results_block(json.loads((REPO / "reports" / "metrics.json").read_text())), \
+        "README's results are stale: make run renders them"
+    rows = [line.split(" | ")[0].strip("| ") for line in shown.splitlines()[3:-1]]
+    assert rows[:5] == ["silent", "every-turn", "random", "prior", "oracle"] and "model-grpo" in rows

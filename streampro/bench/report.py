@@ -129,3 +129,34 @@ def collect_metrics(bench_dirs: list[str]) -> dict[str, dict]:
     if not by_policy:
         raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
     return by_policy
+
+
+RESULTS_START = "<!-- results: rendered from reports/metrics.json by `make run`; do not edit by hand -->"
+RESULTS_END = "<!-- /results -->"
+STAGE_OF = {"model-sft": "bench_sft", "model-grpo": "bench_grpo"}  # the dvc stage that scores each row
+
+
+def results_block(headline: dict[str, dict]) -> str:
+    """The README's results table: a row per policy of ``reports/metrics.json``, baselines first, with the
+    dvc stage that reproduces it."""
+    order = ["silent", "every-turn", "random", "prior", "oracle"]
+    policies = sorted(headline, key=lambda p: (order.index(p) if p in order else len(order), p))
+    lines = ["| policy | W-Avg | Avg | PU | TR | PA | reproduce |", "|---|---|---|---|---|---|---|"]
+    for policy in policies:
+        m = headline[policy]
+        cells = [m.get(k) for k in ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")]
+        stage = STAGE_OF.get(policy, "bench")
+        lines.append(f"| {policy} | " + " | ".join("" if c is None else f"{c:.1f}" for c in cells)
+                     + f" | `dvc repro {stage}` |")
+    return "\n".join([RESULTS_START, *lines, RESULTS_END])
+
+
+def update_readme(readme: str, metrics: str) -> None:
+    """Replace the README's results block with the table of ``metrics`` (``make run`` calls it)."""
+    with open(readme) as f:
+        text = f.read()
+    start, end = text.index(RESULTS_START), text.index(RESULTS_END) + len(RESULTS_END)
+    with open(metrics) as f:
+        block = results_block(json.load(f))
+    with open(readme, "w") as f:
+        f.write(text[:start] + block + text[end:])
