@@ -1,16 +1,15 @@
 """The step table: every entry point of StreamPro, with its typed arguments and its place in the DAG.
 
-Each entry below is a thin call of one library function. The table (``STEPS``, its shape in
+The DAG's steps are below, the other commands in ``streampro/commands.py``; each entry is a thin call
+of one library function. The table (``STEPS``, its shape in
 ``streampro/steptable.py``) drives the ``streampro`` CLI, is checked against ``dvc.yaml``, and makes
 the KFP components and pipelines; ``docs/steps.md`` shows it (``streampro steps --markdown``).
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 
-from streampro import layout
+from streampro import commands, layout
 from streampro.config import Params
 from streampro.schema import SPLITS
 from streampro.steptable import Arg, Dag, In, Out, Step, Task
@@ -77,13 +76,6 @@ def slice(params: Params, manifest: str, out: str, items: list[str] | None = Non
                      max_dead_letter_share=params.max_dead_letter_share)
 
 
-def prepare(base: str, out: str) -> dict:
-    """Add the decision tokens to a Qwen2.5-VL / Qwen3-VL checkpoint (the start of SFT on a real model)."""
-    from streampro.model.prepare import prepare_checkpoint
-
-    return prepare_checkpoint(base, out)
-
-
 def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
         plots: str | None = None, max_steps: int | None = None) -> dict:
     """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
@@ -124,93 +116,6 @@ def report(params: Params, bench: list[str], out: str) -> dict:
     from streampro.bench.report import collect_metrics, write_comparison
 
     return write_comparison(out, collect_metrics(bench))
-
-
-# --- commands (not DAG steps) ----------------------------------------------------------------------
-def bench_run(params: Params, policy: str, trajectories: str, items: str, out: str,
-              train_items: str | None = None) -> dict:
-    """Replay the bench trajectories to one policy and write its predictions."""
-    from streampro.bench.evaluate import run_policy_file
-
-    return {"predictions": run_policy_file(policy, trajectories, items, train_items, out, seed=params.seed,
-                                           model_options=model_options(params))}
-
-
-def bench_score(params: Params, items: str, predictions: str, out: str, judge: str | None = None) -> dict:
-    """Score one predictions file with StreamPro-F1."""
-    from streampro.bench.evaluate import score_file
-    from streampro.bench.judges import judge_from
-
-    return score_file(items, predictions, out, judge_from(params.bench, judge))
-
-
-def peers(format: str, annotations: str, out: str, video_root: str | None = None) -> dict:
-    """Import a peer benchmark's annotations as bench items."""
-    from streampro.bench.peers import import_peer, write_import
-
-    return write_import(import_peer(annotations, format), out, video_root)
-
-
-def export_stream(trajectories: str, manifest: str, out: str) -> dict:
-    """Trajectories as ms-swift "stream" records."""
-    from streampro.data.streamo import export_stream as export
-
-    return {"records": export(trajectories, manifest, out)}
-
-
-def stream(params: Params, model: str, video: str, question: str, query_time: float = 0.0, sample: bool = False,
-           show_silence: bool = False) -> dict:
-    """A trained model watches a video; its responses are printed as it plays."""
-    import sys
-
-    from streampro.data.video import live_turns
-    from streampro.model.stream import StreamingModel
-    from streampro.policy import Stream, play
-
-    cfg = params.slice
-    policy = StreamingModel.from_pretrained(model, window_turns=params.model.window_turns,  # first: fail fast
-                                            max_new_tokens=params.model.max_new_tokens, do_sample=sample,
-                                            seed=params.seed)
-    turns = live_turns(video, cfg.sample_fps, cfg.frame_size, cfg.jpeg_quality, question, query_time)
-    responses = []
-    for turn, output, response in play(policy, Stream("live", video, "", cfg.sample_fps, len(turns)), turns):
-        if response is not None:
-            responses.append(response.model_dump())
-        if response is not None:
-            print(f"[{response.time:g}s] {response.text}", flush=True)
-        elif show_silence:
-            print(f"[{turn.start:g}s] (silent)", flush=True)
-    print(f"{len(responses)} response(s) over {len(turns)} turns", file=sys.stderr)
-    return {"responses": responses}
-
-
-def submit(host: str | None, pipeline: str = "pipelines/full.py", experiment: str = "streampro",
-           run_name: str | None = None, arguments: str | None = None, dry_run: bool = False,
-           output: str | None = None) -> dict:
-    """Compile a pipeline file and create a run on a Kubeflow Pipelines endpoint."""
-    from streampro.submit import submit as submit_run
-
-    host = host or os.environ.get("KFP_HOST")
-    if not host and not dry_run:
-        raise ValueError("--host (or $KFP_HOST) is required to submit")
-    return submit_run(host, pipeline, experiment, run_name, json.loads(arguments) if arguments else None, dry_run,
-                      output)
-
-
-def steps(json: bool = False, markdown: bool = False) -> None:
-    """Print the step table."""
-    from streampro.steptable import table_markdown, table_rows
-
-    rows = table_rows(STEPS)
-    if json:
-        import json as json_module
-
-        print(json_module.dumps(rows, indent=2))
-    elif markdown:
-        print(table_markdown(STEPS))
-    else:
-        for r in rows:
-            print(f"{r['step']:13} {r['cli']:27} {r['entry']:32} dag: {r['tasks'] or '-'}  # {r['summary']}")
 
 
 # --- what the Kubeflow UI shows of a step's result -------------------------------------------------
@@ -352,13 +257,13 @@ _steps = [
          "(one id each), grow the embeddings only where the new ids do not fit (never shrink), start the new rows at the "
          "mean embedding, keep the checkpoint's chat template, and save it to OUT with prepare.json recording what was "
          "added. Running it again on OUT changes nothing. Set params.yaml model.name_or_path to OUT to train from it.",
-         prepare,
+         commands.prepare,
          (Arg("base", "the checkpoint: a model id or a folder", required=True),
           Arg("out", "output folder for the prepared checkpoint", required=True)),
          params=False, show=lambda r: {k: v for k, v in r.items() if k != "init"}),
     Step("bench-run", "replay the bench trajectories to one policy, write predictions",
          "Replay each bench trajectory turn by turn to a policy (silent, every-turn, random, oracle, model:PATH or "
-         "offline:PATH) and write its responses, stamped by the time rule.", bench_run,
+         "offline:PATH) and write its responses, stamped by the time rule.", commands.bench_run,
          (Arg("policy", "silent | every-turn | random | oracle | model:PATH | offline:PATH", required=True),
           Arg("trajectories", "folder of bench trajectory Parquet shards", required=True),
           Arg("items", "the bench items (items/bench.jsonl)", required=True),
@@ -368,7 +273,7 @@ _steps = [
     Step("bench-score", "score a predictions file (StreamPro-F1)",
          "Score predictions against items: per task Time, Acc, Precision, Recall, F1; per dimension; overall Avg and "
          "W-Avg (0-100). Writes OUT/metrics.json, report.md, report.html. A bad predictions file is rejected whole, "
-         "naming the line.", bench_score,
+         "naming the line.", commands.bench_score,
          (Arg("items", "items .jsonl", required=True),
           Arg("predictions", "predictions .jsonl", required=True),
           Arg("out", "output folder", required=True),
@@ -376,7 +281,7 @@ _steps = [
          command=("bench", "score")),
     Step("stream", "watch a video with a streaming model and print its responses as it plays",
          "Decode VIDEO at slice.sample_fps, feed it turn by turn to the model (KV cache, sliding window of "
-         "model.window_turns), ask QUESTION at --query-time, and print every response with its time.", stream,
+         "model.window_turns), ask QUESTION at --query-time, and print every response with its time.", commands.stream,
          (Arg("model", "a trained streaming model (folder or model id)", required=True),
           Arg("video", "a video file (local or gs://)", required=True),
           Arg("question", "the question to ask", required=True),
@@ -388,7 +293,7 @@ _steps = [
          "Import a peer benchmark's annotation file as this project's bench items: OVO-Bench's Forward Active "
          "Responding tasks (REC, SSR, CRR; re-scored with StreamPro-F1) or StreamingBench's real-time questions "
          "(multiple choice, scored as accuracy). Writes OUT/manifest.jsonl, OUT/items/bench.jsonl, "
-         "OUT/dead_letters.jsonl, OUT/summary.json. The mapping: docs/peers.md.", peers,
+         "OUT/dead_letters.jsonl, OUT/summary.json. The mapping: docs/peers.md.", commands.peers,
          (Arg("format", "the peer benchmark's format", required=True, choices=("ovo-far", "streamingbench")),
           Arg("annotations", "ovo_bench_new.json or questions_real.json", required=True),
           Arg("out", "output folder", required=True),
@@ -397,7 +302,7 @@ _steps = [
     Step("export-stream", "export trajectories as ms-swift 'stream' records (Streamo's trainer format)",
          "Write every trajectory under --trajectories as one JSON line {messages, videos}: a system turn, per second a "
          "user turn '<Xs-Ys>\\n<stream>' (the question text before it at its turn) and the assistant turn </Silence> "
-         "or </Response> + answer.", export_stream,
+         "or </Response> + answer.", commands.export_stream,
          (Arg("trajectories", "a split folder of trajectory Parquet shards", required=True),
           Arg("manifest", "the manifest the trajectories were sliced from", required=True),
           Arg("out", "output .jsonl", required=True)),
@@ -405,7 +310,7 @@ _steps = [
     Step("submit", "compile pipelines/full.py and submit it to a Kubeflow Pipelines endpoint",
          "Compile the pipeline (as `kfp dsl compile` does) and create a run with kfp.Client, in one go. Pipeline "
          "arguments default to params.yaml; --arguments overrides them, e.g. '{\"params\": {...}}'. --dry-run only "
-         "compiles.", submit,
+         "compiles.", commands.submit,
          (Arg("host", "KFP endpoint (default: $KFP_HOST)"),
           Arg("pipeline", "pipeline file (default: %(default)s)", default="pipelines/full.py"),
           Arg("experiment", "experiment name (default: %(default)s)", default="streampro"),
@@ -417,7 +322,7 @@ _steps = [
          params=False),
     Step("steps", "print the step table (CLI, library entry, dvc stages and KFP tasks)",
          "Print the step table: for every step its CLI command, library entry point, and its dvc stages and KFP tasks "
-         "(the same names).", steps,
+         "(the same names).", commands.steps,
          (Arg("json", "machine-readable output", switch=True),
           Arg("markdown", "the table of docs/steps.md", switch=True)),
          params=False),

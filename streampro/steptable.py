@@ -193,9 +193,10 @@ def _imports_in(tree, package: str, root: str, top_only: bool = False) -> set[st
 
 
 def code_deps(step: Step) -> list[str]:
-    """The package's source files that running ``step`` from the CLI can execute: the CLI and the step
-    table (their own imports), the entry point's imports and, from there, every import (inside functions
-    too) of the modules reached. ``dvc.yaml`` lists them as the stage's deps (a test keeps them equal)."""
+    """The package's source files that running ``step`` from the CLI can execute: what importing the CLI and
+    the step table loads (their top-level imports, transitively), and the entry point's imports followed
+    through every import of the modules reached (inside functions too). ``dvc.yaml`` lists them as the
+    stage's deps (a test keeps them equal)."""
     import ast
     import importlib
     import inspect
@@ -209,15 +210,16 @@ def code_deps(step: Step) -> list[str]:
         with open(os.path.join(root, path)) as f:
             return ast.parse(f.read())
 
-    table = os.path.relpath(inspect.getsourcefile(step.entry), root)
-    cli = os.path.join(package, "cli.py")
-    start = {table, cli} | _imports_in(parse(table), package, root, top_only=True)
-    start |= _imports_in(parse(cli), package, root, top_only=True) - {table}
-    start |= _imports_in(ast.parse(textwrap.dedent(inspect.getsource(step.entry))), package, root)
-    seen, todo = {table, cli}, sorted(start - {table, cli})
-    while todo:
-        path = todo.pop()
-        if path not in seen:
-            seen.add(path)
-            todo += sorted(_imports_in(parse(path), package, root) - seen)
-    return sorted(p for p in seen if os.path.getsize(os.path.join(root, p)) > 0 or not p.endswith("__init__.py"))
+    def closure(start: set[str], top_only: bool) -> set[str]:
+        seen, todo = set(), sorted(start)
+        while todo:
+            path = todo.pop()
+            if path not in seen:
+                seen.add(path)
+                todo += sorted(_imports_in(parse(path), package, root, top_only) - seen)
+        return seen
+
+    loaded = closure({os.path.join(package, "cli.py")}, top_only=True)  # the CLI imports the table
+    run = closure(_imports_in(ast.parse(textwrap.dedent(inspect.getsource(step.entry))), package, root), False)
+    files = loaded | run | {os.path.relpath(inspect.getsourcefile(step.entry), root)}
+    return sorted(p for p in files if os.path.getsize(os.path.join(root, p)) > 0 or not p.endswith("__init__.py"))
