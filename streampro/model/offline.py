@@ -27,9 +27,9 @@ class OfflinePolicy(Policy):
     def from_pretrained(cls, path: str, **kwargs) -> "OfflinePolicy":
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForImageTextToText.from_pretrained(
-            path, dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device)
+        from streampro.model import runtime
+
+        model = AutoModelForImageTextToText.from_pretrained(path, **runtime.load_kwargs()).to(runtime.device())
         return cls(model, AutoProcessor.from_pretrained(path), name=f"offline:{path}", **kwargs)
 
     def reset(self, stream: Stream) -> None:

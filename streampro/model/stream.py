@@ -57,10 +57,10 @@ class StreamingModel(Policy):
     def from_pretrained(cls, path: str, **kwargs) -> "StreamingModel":
         from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        from streampro.model import runtime
+
         try:
-            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device)
+            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, **runtime.load_kwargs()).to(runtime.device())
             processor = AutoProcessor.from_pretrained(path)
         except (OSError, ValueError) as exc:  # no such folder, not a model id, no hub access
             raise FileNotFoundError(f"cannot load the model {path!r}: {str(exc).strip().splitlines()[0][:300]}") from None

@@ -23,6 +23,7 @@ from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
 from streampro.outputs import IncompleteOutput, code_fingerprint, fingerprint, step_output
+from streampro.model import runtime
 from streampro.model.prepare import decision_ids
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
@@ -128,10 +129,10 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
         output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations,
         num_generations=cfg.num_generations, temperature=cfg.temperature, learning_rate=cfg.learning_rate,
         beta=cfg.beta, reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
-        logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed, use_cpu=not torch.cuda.is_available(),
-        bf16=torch.cuda.is_available(), report_to=["tensorboard"], max_completion_length=100_000,
+        logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed,
+        report_to=["tensorboard"], max_completion_length=100_000,
         mask_truncated_completions=False, remove_unused_columns=False, gradient_checkpointing=False,
-        model_init_kwargs={"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32},
+        model_init_kwargs=runtime.load_kwargs(torch.float32), **runtime.train_precision(),  # fp32 master weights
     )
     rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
     rewards = [FormatReward(truth), TurnReward(truth, judge, tau=cfg.tau), TrajectoryReward(truth, judge)]

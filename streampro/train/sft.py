@@ -22,9 +22,10 @@ from trl import SFTConfig, SFTTrainer
 from streampro import storage
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
-from streampro.outputs import code_fingerprint, fingerprint, step_output
+from streampro.model import runtime
 from streampro.model.format import StreamFormat, StreamTurn
 from streampro.model.tiny import build_tiny_model
+from streampro.outputs import code_fingerprint, fingerprint, step_output
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
@@ -59,7 +60,7 @@ class WindowBatches:
 
 
 def load_model(path: str, dtype=None):
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype or torch.float32)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, **runtime.load_kwargs(dtype or torch.float32))
     return model, AutoProcessor.from_pretrained(path)
 
 
@@ -159,8 +160,7 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
         weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         report_to=["tensorboard"] if has_tb else [], seed=params.seed,
         remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
-        gradient_checkpointing=False, bf16=torch.cuda.is_available(),
+        dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, **runtime.train_precision(),
     )
     loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
     probe = DecisionProbe(fmt, probe_batch, log_path, loss_config)
