@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from streampro import __version__, steps
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None, table: dict[str, Step] | None = None) ->
     except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
         print(f"{step.cli}: error: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
+        return 0
     shown = step.show(result) if step.show else result
     if shown is not None:
         print(json.dumps(shown))

@@ -8,13 +8,6 @@ import os
 from streampro.config import Params
 
 
-def prepare(base: str, out: str) -> dict:
-    """Add the decision tokens to a Qwen2.5-VL / Qwen3-VL checkpoint (the start of SFT on a real model)."""
-    from streampro.model.prepare import prepare_checkpoint
-
-    return prepare_checkpoint(base, out)
-
-
 def bench_run(params: Params, policy: str, trajectories: str, items: str, out: str,
               train_items: str | None = None) -> dict:
     """Replay the bench trajectories to one policy and write its predictions."""

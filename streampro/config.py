@@ -101,7 +101,9 @@ class SFTParams(_Section):
     focal_gamma: float = Field(2.0, ge=0.0)
     learning_rate: float = Field(3e-3, gt=0)
     max_steps: int = Field(300, ge=1)
-    batch_size: int = Field(4, ge=1)
+    batch_size: int = Field(4, ge=1, description="per device; global batch = batch_size x accumulation x ranks")
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: replicate (ddp) or shard (fsdp)")
     weight_decay: float = Field(0.0, ge=0)
     logging_steps: int = Field(10, ge=1)
     save_steps: int = Field(100, ge=1)
@@ -160,7 +162,7 @@ class OrchestrationParams(_Section):
     gpu: GPUPool = GPUPool()
     resources: dict[str, Resources] = Field(
         default_factory=lambda: {"default": Resources(), "slice": Resources(cpu="4", memory="16Gi"),
-                                 "sft": Resources(cpu="8", memory="64Gi"), "grpo": Resources(cpu="8", memory="64Gi"),
+                                 "prepare": Resources(cpu="4", memory="64Gi"), "sft": Resources(cpu="8", memory="64Gi"), "grpo": Resources(cpu="8", memory="64Gi"),
                                  "bench_sft": Resources(cpu="4", memory="32Gi"),
                                  "bench_grpo": Resources(cpu="4", memory="32Gi")},
         description="requests per task (its dvc stage name); 'default' for the others")

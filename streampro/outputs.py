@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -103,11 +103,22 @@ def _walk_py(folder: str) -> Iterator[str]:
 
 @contextmanager
 def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tuple[str, ...] = (),
-                settings: object = None) -> Iterator[StepOutput]:
+                settings: object = None, sync: Callable[[], None] | None = None, main: bool = True
+                ) -> Iterator[StepOutput]:
     """The folder a step writes, committed (renamed, then marked) only when the block succeeds. The
     marker's fingerprint covers the inputs and the step's ``settings``, so a consumer's fingerprint
-    changes whenever what it reads could have."""
+    changes whenever what it reads could have.
+
+    In a distributed run every rank enters it with ``sync`` (a barrier): rank 0 (``main``) prepares the
+    folder and commits it; the other ranks work in the same folder and commit nothing."""
     inputs = list(inputs)
+    if not main:
+        if sync:
+            sync()  # rank 0 has prepared the folder
+        yield StepOutput(out if storage.is_remote(out) else out.rstrip("/") + ".partial")
+        if sync:
+            sync()  # before rank 0 commits
+        return
     if storage.is_remote(out):
         storage.remove(storage.join(out, MARKER))
         for name in _entries(out):
@@ -116,12 +127,16 @@ def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tu
         result = StepOutput(out)
     else:
         result = StepOutput(_prepare_local(out, keep))
+    if sync:
+        sync()
     try:
         yield result
     except UnusableOutput:
         if not storage.is_remote(out):
             os.replace(result.path, out)
         raise
+    if sync:
+        sync()  # every rank has finished writing
     if not storage.is_remote(out):
         storage.remove(out)
         os.replace(result.path, out)

@@ -76,12 +76,19 @@ def slice(params: Params, manifest: str, out: str, items: list[str] | None = Non
                      max_dead_letter_share=params.max_dead_letter_share)
 
 
-def sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
+def prepare(params: Params, out: str, base: str | None = None) -> dict:
+    """The checkpoint SFT starts from: params.yaml model.name_or_path (or ``base``) with the decision tokens."""
+    from streampro.model.prepare import prepare_step
+
+    return prepare_step(base or params.model.name_or_path, out, params.slice.frame_size, params.seed)
+
+
+def sft(params: Params, trajectories: str, out: str, model: str | None = None, eval_trajectories: str | None = None,
         plots: str | None = None, max_steps: int | None = None) -> dict:
     """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
     from streampro.train.sft import train_sft
 
-    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps)
+    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps, model)
 
 
 def grpo(params: Params, model: str, trajectories: str, items: str, out: str, plots: str | None = None,
@@ -190,19 +197,32 @@ _steps = [
               kfp_param=True)),
          extra_args="beam_args",
          dag=Dag((Task("slice", {"world": "world", "rl_items": "rubrics.rl_items"}),))),
+    Step("prepare", "add the decision tokens to the checkpoint SFT starts from (tiny, Qwen2.5-VL, Qwen3-VL)",
+         "Load params.yaml model.name_or_path (or --base: a model id or folder; 'tiny' builds the embedded model from "
+         "its config) with its processor, add </Silence> and </Response> as special tokens (one id each), grow the "
+         "embeddings only where the new ids do not fit (never shrink), start the new rows at the mean embedding, keep the "
+         "checkpoint's chat template, and save it to OUT with prepare.json recording what was added. Running it again on "
+         "OUT changes nothing. SFT trains from OUT (`streampro sft --model OUT`).", prepare,
+         (Arg("out", "output folder for the prepared checkpoint", required=True, dag=Out("model", "Model")),
+          Arg("base", "the checkpoint: a model id or a folder (default: params.yaml model.name_or_path)")),
+         show=lambda r: {k: v for k, v in r.items() if k != "init"},
+         dag=Dag((Task("prepare"),))),
     Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
-         "Fine-tune the model of params.yaml model.name_or_path ('tiny': a small Qwen2.5-VL built locally) on sliced "
-         "trajectories in the streaming format, supervising only the assistant tokens, with sft.loss (ce | focal | "
-         "cb_stream). Saves the model and processor to OUT, checkpoints every sft.save_steps under OUT/checkpoints, and "
-         "resumes from the last one when re-run with the same settings.", sft,
+         "Fine-tune the prepared checkpoint (--model, the output of `streampro prepare`; default params.yaml "
+         "model.name_or_path, 'tiny' prepared on the fly) on sliced trajectories in the streaming format, supervising "
+         "only the assistant tokens, with sft.loss (ce | focal | cb_stream). Saves the model and processor to OUT, "
+         "checkpoints every sft.save_steps under OUT/checkpoints, and resumes from the last one when re-run with the "
+         "same settings.", sft,
          (Arg("trajectories", "training trajectories (a split folder of Parquet shards)", required=True,
               dag=In("trajectories", "sft")),
           Arg("out", "output folder for the model", required=True, dag=Out("model", "Model")),
+          Arg("model", "the prepared checkpoint to start from (`streampro prepare`)", dag=In("base_model", kind="Model")),
           Arg("eval_trajectories", "held-out trajectories for the decision probabilities logged while training "
               "(default: the last training streams)", dag=In("trajectories", "rl")),
           Arg("plots", "JSON log of step, loss and decision probabilities (dvc plots)"),
           Arg("max_steps", "override sft.max_steps", int)),
-         dag=Dag((Task("sft", {"trajectories": "slice.trajectories"}, gpu=True),), image="gpu", cache=False,
+         dag=Dag((Task("sft", {"base_model": "prepare.model", "trajectories": "slice.trajectories"}, gpu=True),), image="gpu",
+                 cache=False,
                  metrics=_sft_metrics)),
     Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
          "From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, temperature "
@@ -252,15 +272,6 @@ _steps = [
          dag=Dag((Task("report", {"baselines": "bench.results", "sft_bench": "bench_sft.results",
                                   "grpo_bench": "bench_grpo.results"}),),
                  metrics=_report_metrics, ui={"html": "report.html", "markdown": "report.md"})),
-    Step("prepare", "add the decision tokens to a real checkpoint (Qwen2.5-VL, Qwen3-VL) before SFT",
-         "Load a checkpoint (model id or folder) with its processor, add </Silence> and </Response> as special tokens "
-         "(one id each), grow the embeddings only where the new ids do not fit (never shrink), start the new rows at the "
-         "mean embedding, keep the checkpoint's chat template, and save it to OUT with prepare.json recording what was "
-         "added. Running it again on OUT changes nothing. Set params.yaml model.name_or_path to OUT to train from it.",
-         commands.prepare,
-         (Arg("base", "the checkpoint: a model id or a folder", required=True),
-          Arg("out", "output folder for the prepared checkpoint", required=True)),
-         params=False, show=lambda r: {k: v for k, v in r.items() if k != "init"}),
     Step("bench-run", "replay the bench trajectories to one policy, write predictions",
          "Replay each bench trajectory turn by turn to a policy (silent, every-turn, random, oracle, model:PATH or "
          "offline:PATH) and write its responses, stamped by the time rule.", commands.bench_run,

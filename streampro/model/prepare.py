@@ -38,8 +38,9 @@ def decision_ids(tokenizer, source: str = "the model") -> dict[str, int]:
     return ids
 
 
-def prepare_checkpoint(base: str, out: str) -> dict:
-    """Load ``base`` (a model id or folder), add the decision tokens, save the result to ``out``."""
+def prepare_checkpoint(base: str, out: str, base_name: str | None = None) -> dict:
+    """Load ``base`` (a model id or folder), add the decision tokens, save the result to ``out``
+    (``base_name``: what to record as the base, when ``base`` is a temporary folder)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(base)
@@ -66,7 +67,7 @@ def prepare_checkpoint(base: str, out: str) -> dict:
     model.save_pretrained(out)
     processor.save_pretrained(out)  # with the checkpoint's own chat template
     previous = _record(base)
-    record = {"base": previous.get("base", base), "added": {**previous.get("added", {}), **added},
+    record = {"base": previous.get("base", base_name or base), "added": {**previous.get("added", {}), **added},
               "init": "mean of the checkpoint's token embeddings", "embedding_rows_before": rows,
               "embedding_rows": model.get_input_embeddings().weight.shape[0]}
     with open(os.path.join(out, RECORD), "w") as f:
@@ -80,3 +81,21 @@ def _record(folder: str) -> dict:
         with open(path) as f:
             return json.load(f)
     return {}
+
+
+def prepare_step(base: str, out: str, frame_size: int = 56, seed: int = 0) -> dict:
+    """The DAG's ``prepare`` step: ``base`` ('tiny': the embedded model, built here from its config)
+    with the decision tokens, saved to ``out`` as a complete step output."""
+    from streampro.outputs import code_fingerprint, step_output
+
+    settings = [base, frame_size if base == "tiny" else None, seed if base == "tiny" else None, code_fingerprint()]
+    with step_output(out, "prepare", settings=settings) as output:
+        if base == "tiny":
+            from streampro.model.tiny import build_tiny_model
+
+            build_tiny_model(output.path, frame_size=frame_size, seed=seed)
+            record = _record(output.path)
+        else:
+            record = prepare_checkpoint(base, output.path)
+        output.counts = {"decision_tokens": len(DECISION_TOKENS), "embedding_rows": record["embedding_rows"]}
+    return record

@@ -1,10 +1,14 @@
 """The embedded default model: a tiny Qwen2.5-VL built from a config, with random weights and a
 tokenizer trained here on the synthetic world's text, saved with ``save_pretrained`` (safetensors).
+Like a real checkpoint, the raw model has no decision tokens: ``prepare`` adds them (``build_tiny_model``
+runs it unless asked for the raw model).
 
 Nothing is downloaded. The result loads like any Qwen2.5-VL checkpoint (``AutoProcessor`` +
 ``Qwen2_5_VLForConditionalGeneration``), so the same code serves a real model id or path.
 """
 from __future__ import annotations
+
+import tempfile
 
 import numpy as np
 import torch
@@ -19,12 +23,12 @@ from transformers import (
 )
 
 from streampro import protocol
+from streampro.model.prepare import prepare_checkpoint
 from streampro.synth.scenarios import GENERATORS
 from streampro.timing import turn_label
 
 CHAT_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                "<|image_pad|>", "<|video_pad|>"]
-DECISION_TOKENS = [protocol.SILENCE, protocol.RESPONSE]
 
 # The Qwen2.5-VL chat layout (one image block per frame), written for the tiny model's tokenizer.
 CHAT_TEMPLATE = (
@@ -54,12 +58,12 @@ def build_tokenizer(vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=CHAT_TOKENS + DECISION_TOKENS,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=CHAT_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(corpus(), trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=CHAT_TOKENS[1:] + DECISION_TOKENS, model_max_length=32768,
+        additional_special_tokens=CHAT_TOKENS[1:], model_max_length=32768,
     )
 
 
@@ -95,8 +99,13 @@ def tiny_config(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, v
     )
 
 
-def build_tiny_model(out: str, frame_size: int = 56, seed: int = 0, **sizes) -> str:
-    """Build and save the tiny model and its processor under ``out``; returns ``out``."""
+def build_tiny_model(out: str, frame_size: int = 56, seed: int = 0, prepared: bool = True, **sizes) -> str:
+    """Build and save the tiny model and its processor under ``out``, through ``prepare`` (the decision
+    tokens added as for any checkpoint) unless ``prepared`` is False; returns ``out``."""
+    if prepared:
+        with tempfile.TemporaryDirectory() as raw:
+            prepare_checkpoint(build_tiny_model(raw, frame_size, seed, prepared=False, **sizes), out, base_name="tiny")
+        return out
     torch.manual_seed(seed)
     processor = build_processor(frame_size)
     model = Qwen2_5_VLForConditionalGeneration(tiny_config(processor.tokenizer, **sizes))

@@ -49,8 +49,21 @@ def train_or_finish(trainer, checkpoint: str | None):
 
 def checkpoint_dir(out: str, settings: object) -> str:
     """``out/checkpoints``, kept only when written by a run with the same ``settings`` (any JSON-able
-    value: the params and data that define the run); otherwise emptied so training starts afresh."""
+    value: the params and data that define the run); otherwise emptied so training starts afresh.
+    In a distributed run rank 0 decides and the others wait for it."""
+    from streampro.train import distributed
+
     folder = os.path.join(out, "checkpoints")
+    if not distributed.is_main():
+        distributed.barrier()
+        return folder
+    try:
+        return _checkpoint_dir(folder, settings)
+    finally:
+        distributed.barrier()
+
+
+def _checkpoint_dir(folder: str, settings: object) -> str:
     stamp = os.path.join(folder, "FINGERPRINT")
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     if os.path.exists(folder):

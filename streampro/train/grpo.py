@@ -27,6 +27,7 @@ from streampro.model import runtime
 from streampro.model.prepare import decision_ids
 from streampro.model.stream import StreamingModel
 from streampro.schema import Item, Trajectory
+from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
@@ -58,7 +59,7 @@ class StreamGRPOTrainer(PretrainedResumeMixin, GRPOTrainer):
         was_training = model.training
         policy = StreamingModel(model, self.processing_class, window_turns=10**6, do_sample=True,
                                 temperature=self.temperature, max_new_tokens=self.max_new_tokens,
-                                seed=int(self.state.global_step) * 7919 + 17)
+                                seed=int(self.state.global_step) * 7919 + 17 + 1_000_003 * self.accelerator.process_index)
         episodes = [play_episode(policy, self.streams[row["item_id"]]) for row in self._batch_inputs]
         model.train(was_training)
         self.last_batch = {"episodes": episodes, "item_ids": [row["item_id"] for row in self._batch_inputs]}
@@ -85,7 +86,7 @@ class RewardLog(TrainerCallback):
             if f"rewards/{name}/mean" in logs:
                 row[name] = round(float(logs[f"rewards/{name}/mean"]), 4)
         self.rows.append(row)
-        if self.path:
+        if self.path and state.is_world_process_zero:
             storage.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
 
 
@@ -152,6 +153,9 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     ckpt_dir = trainer.args.output_dir
     last = get_last_checkpoint(ckpt_dir)
     train_or_finish(trainer, last)
+    in_sync = distributed.params_in_sync(trainer.model)  # (a collective: every rank)
+    if not distributed.is_main():
+        return {}
     trainer.model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
@@ -160,6 +164,8 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     if log_path:
         storage.write_text(log_path, json.dumps(history, indent=1) + "\n")
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
+               "ranks": distributed.world(), "ranks_in_sync": in_sync,
+               "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
     storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
@@ -169,8 +175,10 @@ def train_grpo(params: Params, model_path: str, trajectories: str, items: str, o
                max_steps: int | None = None) -> dict:
     """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
     rl items, with their rubrics); saves the model to ``out`` (atomically, keeping ``checkpoints/``)."""
+    distributed.init()
     with step_output(out, "grpo", [model_path, trajectories, items], keep=("checkpoints",),
-                     settings=run_settings(params, model_path, trajectories, items)) as output:
+                     settings=run_settings(params, model_path, trajectories, items), sync=distributed.barrier,
+                     main=distributed.is_main()) as output:
         summary = _train_grpo(params, model_path, trajectories, items, output.path, log_path, max_steps)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary

@@ -28,6 +28,7 @@ from streampro.model.tiny import build_tiny_model
 from streampro.outputs import code_fingerprint, fingerprint, step_output
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
+from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.losses import LossConfig, stream_loss
 
@@ -75,7 +76,8 @@ def decision_probabilities(model, fmt: StreamFormat, batch: dict, loss_config: L
     logits = model(**inputs).logits
     probs = torch.softmax(logits.float(), dim=-1)[..., fmt.response_id]
     held_out = {} if loss_config is None else {
-        "heldout_loss": round(float(stream_loss(logits, batch["labels"].to(logits.device), loss_config)), 5)}
+        "heldout_loss": round(float(stream_loss(logits, batch["labels"].to(logits.device), loss_config,
+                                                distributed=False)), 5)}
     model.train(was_training)
     right, elsewhere = [], []
     for row, positions in enumerate(fmt.decision_positions(batch["labels"])):
@@ -102,7 +104,7 @@ class DecisionProbe(TrainerCallback):
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
         self.rows.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5), **probe})
-        if self.log_path:
+        if self.log_path and state.is_world_process_zero:
             storage.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
 
 
@@ -120,25 +122,30 @@ class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def base_model_path(params: Params, out: str) -> str:
+def base_model_path(params: Params, out: str, model: str | None = None) -> str:
+    """The checkpoint SFT starts from: ``model`` (the output of ``prepare``), else params.yaml
+    model.name_or_path ('tiny': built and prepared under ``out/base``)."""
+    if model:
+        return model
     if params.model.name_or_path != "tiny":
         return params.model.name_or_path
     path = os.path.join(out, "base")
-    if not os.path.exists(os.path.join(path, "config.json")):
+    if distributed.is_main() and not os.path.exists(os.path.join(path, "config.json")):
         build_tiny_model(path, frame_size=params.slice.frame_size, seed=params.seed)
+    distributed.barrier()
     return path
 
 
-def run_settings(params: Params, trajectories: str) -> list:
+def run_settings(params: Params, trajectories: str, model: str | None = None) -> list:
     """What defines an SFT run for resuming (how long to train and how often to save or log may change):
-    the settings, the training data and the code."""
+    the settings, the starting checkpoint, the training data and the code."""
     settings = params.sft.model_dump(exclude={"max_steps", "save_steps", "logging_steps"})
     return [settings, params.model.model_dump(), params.seed, params.slice.frame_size, fingerprint([trajectories]),
-            code_fingerprint()]
+            code_fingerprint()] + ([fingerprint([model])] if model else [])
 
 
 def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
-              log_path: str | None = None, max_steps: int | None = None) -> dict:
+              log_path: str | None = None, max_steps: int | None = None, model_path: str | None = None) -> dict:
     """Train, save the model and processor to ``out``, and return a summary."""
     cfg = params.sft
     streams = list(read_trajectories(trajectories))
@@ -146,16 +153,17 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
         raise FileNotFoundError(f"no trajectories under {trajectories}")
     held = list(read_trajectories(eval_trajectories)) if eval_trajectories else streams[-cfg.batch_size:]
     samples = [w for t in streams for w in windows(t, params.model.window_turns)]
-    ckpt_dir = checkpoint_dir(out, run_settings(params, trajectories))
+    ckpt_dir = checkpoint_dir(out, run_settings(params, trajectories, model_path))
 
     from datasets import Dataset
 
-    model, processor = load_model(base_model_path(params, out))
+    model, processor = load_model(base_model_path(params, out, model_path))
     fmt = StreamFormat(processor)
     probe_batch = fmt.encode([windows(t, params.model.window_turns)[0] for t in held[: cfg.batch_size]])
     has_tb = _has_tensorboard()
     args = SFTConfig(
         output_dir=ckpt_dir, max_steps=max_steps or cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, **distributed.sharding(cfg.distributed),
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=min(20, (max_steps or cfg.max_steps) // 10),
         weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         report_to=["tensorboard"] if has_tb else [], seed=params.seed,
@@ -171,6 +179,9 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     if last:
         log.info("sft: resuming from %s", last)
     result = train_or_finish(trainer, last)
+    in_sync = distributed.params_in_sync(trainer.model)  # (a collective: every rank)
+    if not distributed.is_main():
+        return {}
     if log_path:  # from the log history, which a resumed run restores from its checkpoint
         rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "heldout_loss": e.get("heldout_loss"),
                  "p_response_right": e["p_response_right"], "p_response_elsewhere": e["p_response_elsewhere"]}
@@ -179,6 +190,8 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
+               "ranks": distributed.world(), "ranks_in_sync": in_sync,
+               "global_batch": cfg.batch_size * cfg.gradient_accumulation_steps * distributed.world(),
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
                **decision_probabilities(trainer.model, fmt, probe_batch, loss_config)}
     storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
@@ -194,11 +207,13 @@ def _has_tensorboard() -> bool:
 
 
 def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
-              log_path: str | None = None, max_steps: int | None = None) -> dict:
-    """Train, save the model and processor to ``out`` (atomically, keeping ``checkpoints/`` to resume from),
-    and return a summary."""
-    with step_output(out, "sft", [trajectories], keep=("checkpoints", "base"),
-                     settings=run_settings(params, trajectories)) as output:
-        summary = _train_sft(params, trajectories, output.path, eval_trajectories, log_path, max_steps)
+              log_path: str | None = None, max_steps: int | None = None, model: str | None = None) -> dict:
+    """Train from ``model`` (a prepared checkpoint; default params.yaml model.name_or_path), save the model
+    and processor to ``out`` (atomically, keeping ``checkpoints/`` to resume from), and return a summary."""
+    distributed.init()
+    with step_output(out, "sft", [trajectories, model], keep=("checkpoints", "base"),
+                     settings=run_settings(params, trajectories, model), sync=distributed.barrier,
+                     main=distributed.is_main()) as output:
+        summary = _train_sft(params, trajectories, output.path, eval_trajectories, log_path, max_steps, model)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary

@@ -1,0 +1,74 @@
+"""Many processes: SFT and GRPO run under ``torchrun`` (one process per GPU, or per CPU slot with gloo).
+
+``torchrun --nproc_per_node N -m streampro.cli sft ...`` starts N ranks; each calls ``init()``, which
+joins the process group (NCCL on GPUs, gloo on the CPU) before the trainer starts, so the trainer (through
+Accelerate) wraps the model in DDP, or FSDP when ``sft.distributed`` / ``grpo.distributed`` say so. The
+global batch is per-device batch × gradient accumulation × world size. Only rank 0 writes (the model,
+checkpoints' shared files, logs, plots, the step output's marker); the other ranks work in its folder.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def launched() -> bool:
+    """Started by torchrun (or another launcher that sets WORLD_SIZE) with more than one rank."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init() -> None:
+    """Join the process group of a torchrun launch (nothing in a single process)."""
+    if not launched() or dist.is_initialized():
+        return
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+
+
+def world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if world() > 1:
+        dist.barrier()
+
+
+def params_in_sync(model) -> bool:
+    """Whether every rank holds the same parameters (a checksum compared across the ranks; a collective)."""
+    with torch.no_grad():
+        total = sum(float(p.detach().double().sum()) + float(p.detach().double().abs().sum()) for p in model.parameters())
+    if world() == 1:
+        return True
+    device = "cuda" if torch.cuda.is_available() and dist.get_backend() == "nccl" else "cpu"
+    low = torch.tensor([total], dtype=torch.float64, device=device)
+    high = low.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    return bool(low.item() == high.item())
+
+
+# The blocks FSDP wraps one by one (Qwen2.5-VL's and Qwen3-VL's decoder layers and vision blocks).
+WRAPPED_LAYERS = ["Qwen2_5_VLDecoderLayer", "Qwen2_5_VLVisionBlock", "Qwen3VLTextDecoderLayer", "Qwen3VLVisionBlock"]
+
+
+def sharding(kind: str) -> dict:
+    """TrainingArguments for ``ddp`` (nothing to add: Accelerate wraps the model in DDP under torchrun)
+    or ``fsdp`` (full sharding of parameters, gradients and optimizer state, one unit per layer)."""
+    if kind == "ddp":
+        return {"ddp_find_unused_parameters": False}
+    if kind == "fsdp":
+        return {"fsdp": "full_shard auto_wrap",
+                "fsdp_config": {"transformer_layer_cls_to_wrap": WRAPPED_LAYERS, "use_orig_params": True}}
+    raise ValueError(f"unknown distributed mode {kind!r} (ddp | fsdp)")
