@@ -154,15 +154,34 @@ class Resources(_Section):
     memory: str = Field("8Gi", pattern=r"^\d+(\.\d+)?([KMGT]i?)?$")
 
 
+class TrainParams(_Section):
+    """Training on many GPUs (the sft and grpo tasks): more than one GPU in all submits a Kubeflow Trainer
+    TrainJob of ``nodes`` x ``gpus_per_node`` torchrun processes (streampro/trainjob.py)."""
+
+    nodes: int = Field(1, ge=1)
+    gpus_per_node: int = Field(1, ge=1)
+    runtime: str = Field("torch-distributed", description="the ClusterTrainingRuntime the TrainJob runs on")
+    namespace: str = "kubeflow"
+    cpu: str = Field("16", description="CPU request per node")
+    memory: str = Field("256Gi", description="memory request per node")
+    poll_seconds: float = Field(30.0, gt=0)
+
+    @property
+    def total_gpus(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+
 class OrchestrationParams(_Section):
     """Container images and cluster settings for the Kubeflow pipeline (no secrets here)."""
 
     cpu_image: str = "us-docker.pkg.dev/my-project/streampro/cpu:0.1.0"
     gpu_image: str = "us-docker.pkg.dev/my-project/streampro/gpu:0.1.0"
     gpu: GPUPool = GPUPool()
+    train: TrainParams = TrainParams()
     resources: dict[str, Resources] = Field(
         default_factory=lambda: {"default": Resources(), "slice": Resources(cpu="4", memory="16Gi"),
-                                 "prepare": Resources(cpu="4", memory="64Gi"), "sft": Resources(cpu="8", memory="64Gi"), "grpo": Resources(cpu="8", memory="64Gi"),
+                                 "prepare": Resources(cpu="4", memory="64Gi"), "sft": Resources(cpu="8", memory="64Gi"),
+                                 "grpo": Resources(cpu="8", memory="64Gi"),
                                  "bench_sft": Resources(cpu="4", memory="32Gi"),
                                  "bench_grpo": Resources(cpu="4", memory="32Gi")},
         description="requests per task (its dvc stage name); 'default' for the others")
@@ -201,9 +220,17 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | str) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader
+        if "://" in str(path):  # a params file at gs:// (a TrainJob's pods read the pipeline's params there)
+            from streampro import storage
+
+            if not storage.exists(str(path)):
+                raise FileNotFoundError(path)
+            text = storage.read_text(str(path))
+        else:
+            text = Path(path).read_text()
+        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{path}: params file not found") from None
     except yaml.YAMLError as exc:
@@ -232,7 +259,8 @@ def load_params(path: str | Path | None = DEFAULT_PARAMS, profile: str | Path | 
         if profile:
             data, source = deep_merge(data, _read_yaml(Path(profile))), f"the packaged defaults + {profile}"
         return params_from_dict(data, source)
-    path = Path(path or DEFAULT_PARAMS)
+    path = path or DEFAULT_PARAMS
+    path = path if "://" in str(path) else Path(path)
     data = _read_yaml(path)
     source = str(path)
     if profile:

@@ -146,6 +146,51 @@ def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tu
     storage.write_text(storage.join(out, MARKER), json.dumps(marker, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def fetched(uri: str | None) -> str | None:
+    """A local copy of the folder ``uri`` (a model at gs://, for tools that load only local folders);
+    ``uri`` itself when local. Each machine fetches it once per run (the same folder for its ranks)."""
+    if not uri or not storage.is_remote(uri):
+        return uri
+    import tempfile
+
+    local = os.path.join(tempfile.gettempdir(), "streampro-fetched", hashlib.sha256(uri.encode()).hexdigest()[:12])
+    if not os.path.exists(os.path.join(local, MARKER)):
+        storage.remove(local)
+        storage.download_tree(uri, local + ".partial")
+        os.replace(local + ".partial", local)
+    return local
+
+
+@contextmanager
+def staged(out: str, keep: tuple[str, ...] = (), sync: Callable[[], None] | None = None, main: bool = True,
+           node_main: bool = True) -> Iterator[str]:
+    """A local folder standing for ``out``: ``out`` itself when local; for a ``gs://`` folder, a staging
+    folder on this machine (the same for every rank of it) that first receives ``out``'s ``keep`` entries
+    (checkpoints to resume from; by the first rank of each machine, ``node_main``) and whose files are
+    uploaded to ``out`` when the block succeeds (by rank 0, ``main``; the marker last). For steps whose
+    tools write only local files (a trainer's checkpoints)."""
+    if not storage.is_remote(out):
+        yield out
+        return
+    import tempfile
+
+    local = os.path.join(tempfile.gettempdir(), "streampro-staging", hashlib.sha256(out.encode()).hexdigest()[:12],
+                         os.path.basename(out.rstrip("/")))
+    if node_main:
+        storage.remove(local)
+        for name in keep:
+            if _entries(storage.join(out, name)):
+                storage.download_tree(storage.join(out, name), os.path.join(local, name))
+    if sync:
+        sync()
+    yield local
+    if sync:
+        sync()
+    if main:
+        storage.remove(out)
+        storage.upload_tree(local, out, last=(MARKER,))
+
+
 def _entries(folder: str) -> list[str]:
     from apache_beam.io.filesystems import FileSystems
 

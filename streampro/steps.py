@@ -222,8 +222,7 @@ _steps = [
           Arg("plots", "JSON log of step, loss and decision probabilities (dvc plots)"),
           Arg("max_steps", "override sft.max_steps", int)),
          dag=Dag((Task("sft", {"base_model": "prepare.model", "trajectories": "slice.trajectories"}, gpu=True),), image="gpu",
-                 cache=False,
-                 metrics=_sft_metrics)),
+                 cache=False, metrics=_sft_metrics, trainjob="sft_summary.json")),
     Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
          "From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, temperature "
          "grpo.temperature), reward each episode with R = w_fmt*R_fmt + w_turn*R_turn + w_traj*R_traj "
@@ -240,7 +239,7 @@ _steps = [
           Arg("max_steps", "override grpo.max_steps", int)),
          dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories",
                                 "rl_items": "rubrics.rl_items"}, gpu=True),),
-                 image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics)),
+                 image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics, trainjob="grpo_summary.json")),
     Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
          "For each policy in params.yaml bench.policies (or --policies): run it over the bench trajectories, score it, "
          "write OUT/POLICY/{predictions.jsonl,metrics.json,report.md,report.html}, then OUT/{metrics.json,report.md,"

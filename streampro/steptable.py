@@ -83,6 +83,7 @@ class Dag:
     world: bool = False  # makes the world (synth or ingest): the pipeline takes one of them
     metrics: Callable[[Any], dict[str, float]] | None = None  # the step's result as KFP metrics
     ui: dict[str, str] = field(default_factory=dict)  # {"html" | "markdown": file under the output}
+    trainjob: str | None = None  # trains on many GPUs as a TrainJob; the summary file it leaves in its output
 
 
 @dataclass(frozen=True)

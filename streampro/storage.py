@@ -85,6 +85,29 @@ def copy_file(local_path: str, uri: str) -> None:
         shutil.copyfileobj(src, dst)
 
 
+def download_tree(uri: str, local: str) -> int:
+    """Copy every file under the folder ``uri`` (gs:// or local) into ``local``; returns the count."""
+    from apache_beam.io.filesystems import FileSystems
+
+    prefix = uri.rstrip("/") + "/"
+    paths = [m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list]
+    for path in paths:
+        target = os.path.join(local, *path[len(prefix):].split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open_read(path) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return len(paths)
+
+
+def upload_tree(local: str, uri: str, last: tuple[str, ...] = ()) -> int:
+    """Copy every file under ``local`` to the folder ``uri``, the top-level files named in ``last`` after all
+    others (a marker appears only once what it marks is there); returns the count."""
+    files = sorted(os.path.relpath(os.path.join(d, f), local) for d, _, names in os.walk(local) for f in names)
+    for rel in sorted(files, key=lambda r: r in last):
+        copy_file(os.path.join(local, rel), join(uri, *rel.split(os.sep)))
+    return len(files)
+
+
 def read_text(uri: str) -> str:
     with open_read(uri) as f:
         return f.read().decode("utf-8")

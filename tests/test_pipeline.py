@@ -29,17 +29,17 @@ def ir(tmp_path_factory):
 
 def test_every_step_in_order(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
-    assert set(tasks) == {"synth", "rubrics", "slice", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
+    assert set(tasks) == {"synth", "rubrics", "slice", "prepare", "sft", "grpo", "bench", "bench-2", "bench-3", "report"}
     deps = {name: set(t.get("dependentTasks", [])) for name, t in tasks.items()}
     assert deps["rubrics"] == {"synth"} and deps["slice"] == {"synth", "rubrics"}
-    assert deps["sft"] == {"slice"}
+    assert deps["prepare"] == set() and deps["sft"] == {"prepare", "slice"}
     assert deps["grpo"] == {"sft", "slice", "rubrics"}
     assert deps["bench-2"] == {"sft", "slice", "synth"} and deps["bench-3"] == {"grpo", "slice", "synth"}
     assert deps["report"] == {"bench", "bench-2", "bench-3"}
     # each task shows the name of its dvc stage
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     shown = {t["taskInfo"]["name"] for t in tasks.values()}
-    assert shown == {"synth", "rubrics", "slice", "sft", "grpo", "bench", "bench_sft", "bench_grpo", "report"}
+    assert shown == {"synth", "rubrics", "slice", "prepare", "sft", "grpo", "bench", "bench_sft", "bench_grpo", "report"}
     assert shown <= set(stages)
 
 
@@ -79,7 +79,7 @@ def test_every_task_requests_its_cpu_and_memory_from_params(ir):
 def test_caching_on_for_deterministic_steps_only(ir):
     tasks = ir["pipeline"]["root"]["dag"]["tasks"]
     caching = {name: t["cachingOptions"].get("enableCache", False) for name, t in tasks.items()}
-    assert caching == {"synth": True, "rubrics": True, "slice": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
+    assert caching == {"synth": True, "rubrics": True, "slice": True, "prepare": True, "sft": False, "grpo": False, "bench": True, "bench-2": True,
                        "bench-3": True, "report": True}
 
 

@@ -40,6 +40,11 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def node_main() -> bool:
+    """The first rank of this machine (it fetches what every rank of the machine reads from local disk)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0
+
+
 def barrier() -> None:
     if world() > 1:
         dist.barrier()
