@@ -63,3 +63,33 @@ def test_synth_and_slice_from_and_to_a_bucket(gcs):
          "import os; os._exit(0)"],  # skip interpreter teardown of the storage client's threads
         env=gcs, capture_output=True, text=True, check=True)
     assert check.stdout.strip().splitlines()[-1] == "6"
+
+
+@pytest.mark.slow
+def test_sft_trains_into_a_bucket_and_resumes_from_its_checkpoints_there(gcs, sliced_world, tiny_model, tmp_path):
+    """A gs:// output (as a TrainJob's pods get it): the trainer works in a local staging folder, the result and
+    its checkpoints are uploaded (the marker last), and a later run downloads the checkpoints and resumes."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["sft"].update({"batch_size": 2, "save_steps": 1, "logging_steps": 1})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+
+    def sft(steps: int) -> dict:
+        run = subprocess.run([str(BIN / "streampro"), "sft", "--params", str(tmp_path / "params.yaml"), "--model",
+                              str(tiny_model), "--trajectories", str(sliced_world / "sft"), "--out",
+                              "gs://streampro/models/sft", "--max-steps", str(steps)],
+                             env=gcs, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    first = sft(2)
+    assert first["global_step"] == 2 and first["resumed_from"] is None
+    listing = subprocess.run(
+        [sys.executable, "-c", "from apache_beam.io.filesystems import FileSystems as F;"
+         "print(sorted(m.path for m in F.match(['gs://streampro/models/sft/**'])[0].metadata_list), flush=True);"
+         "import os; os._exit(0)"], env=gcs, capture_output=True, text=True, check=True).stdout
+    assert "gs://streampro/models/sft/_COMPLETE.json" in listing and "model.safetensors" in listing
+    assert "gs://streampro/models/sft/checkpoints/checkpoint-2/trainer_state.json" in listing
+    second = sft(3)
+    assert second["global_step"] == 3 and second["resumed_from"].endswith("checkpoint-2")
