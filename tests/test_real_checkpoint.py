@@ -139,3 +139,30 @@ def test_prepare_sft_stream_grpo_bench_on_the_real_vocabulary(prepared, synth_wo
                         str(tmp_path / "bench"), [f"model:{tmp_path / 'grpo'}"],
                         model_options={"window_turns": 30, "max_new_tokens": 4})
     assert 0 <= results[f"model:{tmp_path / 'grpo'}"]["overall_w_avg"] <= 100
+
+
+@pytest.mark.slow
+def test_a_qwen3_vl_checkpoint_goes_the_same_route(synth_world, sliced_world, tmp_path):
+    """Qwen3-VL (16-pixel patches, DeepStack, interleaved M-RoPE; four more added tokens, so the decision tokens
+    land at 151669/151670 within the 151,936 rows): prepare → SFT → stream → GRPO → bench."""
+    from streampro.bench.evaluate import bench_all
+    from streampro.config import BenchParams, load_params
+    from streampro.model.qwen_vocab import build_real_vocab_checkpoint
+    from streampro.train.grpo import train_grpo
+    from streampro.train.sft import train_sft
+
+    base = build_real_vocab_checkpoint(str(tmp_path / "qwen3"), family="qwen3-vl")
+    assert json.loads(open(f"{base}/config.json").read())["model_type"] == "qwen3_vl"
+    prepared = str(tmp_path / "prepared")
+    assert main(["prepare", "--base", base, "--out", prepared]) == 0
+    record = json.loads(open(f"{prepared}/prepare.json").read())
+    assert record["added"] == {"</Silence>": 151669, "</Response>": 151670} and record["embedding_rows"] == 151936
+    params = load_params(_params(tmp_path, prepared))
+    assert train_sft(params, str(sliced_world / "sft"), str(tmp_path / "sft"), max_steps=2)["global_step"] == 2
+    grpo = train_grpo(params, str(tmp_path / "sft"), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"),
+                      str(tmp_path / "grpo"), max_steps=1)
+    assert grpo["global_step"] == 1
+    name = f"model:{tmp_path / 'grpo'}"
+    results = bench_all(BenchParams(), str(sliced_world / "bench"), str(synth_world / "items" / "bench.jsonl"), None,
+                        str(tmp_path / "bench"), [name], model_options={"window_turns": 30, "max_new_tokens": 4})
+    assert 0 <= results[name]["overall_w_avg"] <= 100

