@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from kfp import dsl, kubernetes
 
-from components.factory import components_of
+from components.factory import components_of, section_input
 from components.images import PARAMS
 from streampro.steps import STEPS
 from streampro.steptable import Step
 
 DEFAULT_PARAMS = PARAMS.model_dump(mode="json", exclude_none=True)  # KFP parameters cannot hold null
+
+
+def used_sections(world: str, table: dict[str, Step] | None = None) -> list[str]:
+    """The params.yaml sections the tasks of a pipeline (its world made by ``world``) read, in params order."""
+    table = table or STEPS
+    used = {s for step in table.values() if step.dag and (not step.dag.world or step.name == world) for s in step.dag.params}
+    return [s for s in DEFAULT_PARAMS if s in used]
 GPU = PARAMS.orchestration.gpu
 RESOURCES = PARAMS.orchestration.resources
 
@@ -33,12 +40,14 @@ def with_judge_key(task: dsl.PipelineTask) -> dsl.PipelineTask:
     return task
 
 
-def assemble(params, world: str, inputs: dict | None = None,
+def assemble(sections: dict, world: str, inputs: dict | None = None,
              table: dict[str, Step] | None = None) -> dict[str, dsl.PipelineTask]:
-    """Every task of the table's DAG in table order, the world made by step ``world``; ``inputs`` are
-    pipeline parameters handed to the component parameters of the same name. Returns tasks by name."""
+    """Every task of the table's DAG in table order, the world made by step ``world``. ``sections`` are the
+    pipeline's params.yaml inputs by section name (``{"seed": ..., "sft": ...}``): each task gets only the
+    sections its step reads. ``inputs`` are pipeline parameters handed to the component parameters of the
+    same name. Returns tasks by name."""
     table = table or STEPS
-    components = components_of(table)
+    components, cpu_components = components_of(table), components_of(table, gpu=False)
     names = {t.name for s in table.values() if s.dag for t in s.dag.tasks}
     unknown = sorted(set(RESOURCES) - names - {"default"})
     if unknown:
@@ -48,7 +57,7 @@ def assemble(params, world: str, inputs: dict | None = None,
         if not step.dag or (step.dag.world and step.name != world):
             continue
         for spec in step.dag.tasks:
-            kwargs = {"params": params}
+            kwargs = {section_input(s)[0]: sections[s] for s in step.dag.params}
             for name, ref in spec.inputs.items():
                 producer, _, artifact = ref.partition(".")
                 producer, artifact = (world, "world") if ref == "world" else (producer, artifact)
@@ -59,7 +68,8 @@ def assemble(params, world: str, inputs: dict | None = None,
             for arg in step.args:
                 if arg.kfp_param and arg.name in {**(inputs or {}), **spec.values}:
                     kwargs[arg.name] = {**(inputs or {}), **spec.values}[arg.name]
-            task = components[step.name](**kwargs).set_display_name(spec.name).set_caching_options(step.dag.cache)
+            component = (components if spec.gpu else cpu_components)[step.name]
+            task = component(**kwargs).set_display_name(spec.name).set_caching_options(step.dag.cache)
             request = RESOURCES.get(spec.name, RESOURCES["default"])
             task.set_cpu_request(request.cpu).set_memory_request(request.memory)
             if spec.gpu:

@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any
 
-from streampro.config import params_from_dict
+from streampro.config import Params, params_from_dict
 from streampro.steptable import Out, Step
 
 
@@ -40,11 +40,14 @@ def entry_arguments(step: Step, values: dict[str, Any], uris: bool = False) -> d
     return kwargs
 
 
-def run_task(step_name: str, params: dict, values: dict[str, Any], table: dict[str, Step] | None = None) -> Any:
-    """Run ``step_name`` with the pipeline's ``params`` and the component's ``values`` (artifacts by name)."""
+def run_task(step_name: str, sections: dict, values: dict[str, Any], table: dict[str, Step] | None = None) -> Any:
+    """Run ``step_name`` with the params.yaml ``sections`` the component got (``{"seed": 0, "sft": {...}}``;
+    the packaged defaults for the others, which the step does not read) and the component's ``values``
+    (artifacts by name)."""
     from streampro.steps import STEPS
 
     step = (table or STEPS)[step_name]
+    params = {**Params().model_dump(mode="json"), **sections}  # each section given whole
     typed = params_from_dict(params, "pipeline params")
     dag = step.dag
     if dag.trainjob and typed.orchestration.train.total_gpus > 1:

@@ -162,7 +162,7 @@ _steps = [
          (Arg("out", OUT_DIR, required=True, dag=Out("world")),
           Arg("videos", "videos in EACH split (default: params.yaml synth.videos per split)", int),
           Arg("seed", "world seed (default: params.yaml seed)", int)),
-         dag=Dag((Task("synth"),), world=True)),
+         dag=Dag((Task("synth"),), world=True, params=("seed", "synth"))),
     Step("ingest", "import Streamo raw annotations as a world (the own-data entry)",
          "Read Streamo's raw annotation format (a JSON list or JSON lines of records with video_name, video_path, "
          "task_type, source, question [{content, time}], response [{content, st_time, end_time, time}]), one file per "
@@ -173,7 +173,7 @@ _steps = [
           Arg("out", "output folder", required=True, dag=Out("world")),
           Arg("split", "split of a FILE given without SPLIT= (default: params.yaml ingest.split)", choices=SPLITS),
           Arg("video_root", "folder that relative video_path values are under", kfp_param=True)),
-         dag=Dag((Task("ingest"),), world=True)),
+         dag=Dag((Task("ingest"),), world=True, params=("ingest", "max_dead_letter_share"))),
     Step("rubrics", "rubric checkpoints for RL items without them (openai judge, offline, cached)",
          "For each item of ITEMS without a rubric (every item with --force), the openai judge (bench.judge_url, "
          "bench.judge_model) writes 6-10 binary checkpoints (granularity, coherence, coverage) from the question and "
@@ -182,7 +182,7 @@ _steps = [
          (Arg("items", "items .jsonl (the rl split)", required=True, dag=In("world", layout.items_file("rl"))),
           Arg("out", "items .jsonl to write", required=True, dag=Out("rl_items")),
           Arg("force", "rewrite rubrics that exist", switch=True)),
-         dag=Dag((Task("rubrics", {"world": "world"}),), judge_key=True)),
+         dag=Dag((Task("rubrics", {"world": "world"}),), judge_key=True, params=("bench",))),
     Step("slice", "decode videos at 1 fps into labelled streaming trajectories (Apache Beam)",
          "Decode each video at slice.sample_fps, resize frames to slice.frame_size, and write one trajectory per item "
          "(a turn per frame, the question at its turn, </Silence> or </Response> + answer per turn) as sharded Parquet "
@@ -196,7 +196,8 @@ _steps = [
           Arg("beam_args", "Beam pipeline options (on the command line: any flag not listed here)", many=True,
               kfp_param=True)),
          extra_args="beam_args",
-         dag=Dag((Task("slice", {"world": "world", "rl_items": "rubrics.rl_items"}),))),
+         dag=Dag((Task("slice", {"world": "world", "rl_items": "rubrics.rl_items"}),),
+                 params=("slice", "max_dead_letter_share"))),
     Step("prepare", "add the decision tokens to the checkpoint SFT starts from (tiny, Qwen2.5-VL, Qwen3-VL)",
          "Load params.yaml model.name_or_path (or --base: a model id or folder; 'tiny' builds the embedded model from "
          "its config) with its processor, add </Silence> and </Response> as special tokens (one id each), grow the "
@@ -206,7 +207,7 @@ _steps = [
          (Arg("out", "output folder for the prepared checkpoint", required=True, dag=Out("model", "Model")),
           Arg("base", "the checkpoint: a model id or a folder (default: params.yaml model.name_or_path)")),
          show=lambda r: {k: v for k, v in r.items() if k != "init"},
-         dag=Dag((Task("prepare"),))),
+         dag=Dag((Task("prepare"),), params=("seed", "model", "slice"))),
     Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
          "Fine-tune the prepared checkpoint (--model, the output of `streampro prepare`; default params.yaml "
          "model.name_or_path, 'tiny' prepared on the fly) on sliced trajectories in the streaming format, supervising "
@@ -222,7 +223,8 @@ _steps = [
           Arg("plots", "JSON log of step, loss and decision probabilities (dvc plots)"),
           Arg("max_steps", "override sft.max_steps", int)),
          dag=Dag((Task("sft", {"base_model": "prepare.model", "trajectories": "slice.trajectories"}, gpu=True),), image="gpu",
-                 cache=False, metrics=_sft_metrics, trainjob="sft_summary.json")),
+                 cache=False, metrics=_sft_metrics, trainjob="sft_summary.json",
+                 params=("seed", "model", "sft", "slice", "orchestration"))),
     Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
          "From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, temperature "
          "grpo.temperature), reward each episode with R = w_fmt*R_fmt + w_turn*R_turn + w_traj*R_traj "
@@ -239,7 +241,8 @@ _steps = [
           Arg("max_steps", "override grpo.max_steps", int)),
          dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories",
                                 "rl_items": "rubrics.rl_items"}, gpu=True),),
-                 image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics, trainjob="grpo_summary.json")),
+                 image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics, trainjob="grpo_summary.json",
+                 params=("seed", "model", "grpo", "bench", "orchestration"))),
     Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
          "For each policy in params.yaml bench.policies (or --policies): run it over the bench trajectories, score it, "
          "write OUT/POLICY/{predictions.jsonl,metrics.json,report.md,report.html}, then OUT/{metrics.json,report.md,"
@@ -260,7 +263,7 @@ _steps = [
                        {"policies": ["model"], "model_name": "sft"}, gpu=True),
                   Task("bench_grpo", {**BENCH_INPUTS, "model": "grpo.model"},
                        {"policies": ["model"], "model_name": "grpo"}, gpu=True)),
-                 image="gpu", judge_key=True, metrics=_bench_metrics)),
+                 image="gpu", judge_key=True, metrics=_bench_metrics, params=("seed", "bench", "model"))),
     Step("report", "one table comparing every policy scored",
          "Collect BENCH_DIR/*/metrics.json from one or more bench outputs and write OUT/metrics.json "
          "({policy: metrics}), report.md, report.html and per_task_f1.json.", report,

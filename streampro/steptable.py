@@ -84,6 +84,7 @@ class Dag:
     metrics: Callable[[Any], dict[str, float]] | None = None  # the step's result as KFP metrics
     ui: dict[str, str] = field(default_factory=dict)  # {"html" | "markdown": file under the output}
     trainjob: str | None = None  # trains on many GPUs as a TrainJob; the summary file it leaves in its output
+    params: tuple[str, ...] = ()  # the params.yaml sections it reads: its KFP inputs (and so its cache key)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,12 @@ def dvc_problems(steps: dict[str, Step], stages: dict[str, dict], parse: Callabl
             continue
         if getattr(parsed, "step", None) != step.name:
             problems.append(f"stage {name!r}: cmd runs {getattr(parsed, 'step', None)!r}, not step {step.name!r}")
+        read = {str(p).split(".")[0] for entry in stages[name].get("params") or []
+                for p in (entry if isinstance(entry, dict) else [entry])}  # ({file: [keys]} entries too)
+        if not read <= set(step.dag.params):
+            problems.append(f"stage {name!r}: params {sorted(read - set(step.dag.params))} are not among the sections "
+                            f"step {step.name!r} reads (Dag.params {list(step.dag.params)}): its Kubeflow task would "
+                            "not get them")
     for name in stages:
         if name not in tasks:
             problems.append(f"dvc.yaml stage {name!r} is no task of any step in the step table")

@@ -99,15 +99,15 @@ def test_a_new_step_reaches_the_cli_the_dvc_check_and_the_pipeline(tmp_path, cap
     from pipelines.dag import DEFAULT_PARAMS, assemble
 
     @dsl.pipeline(name="with-dummy")
-    def with_dummy(params: dict = DEFAULT_PARAMS):
-        assemble(params, world="synth", table=table)
+    def with_dummy(seed: int = 0):
+        assemble({**DEFAULT_PARAMS, "seed": seed}, world="synth", table=table)
 
     compiler.Compiler().compile(with_dummy, str(tmp_path / "p.yaml"))
     ir = next(yaml.safe_load_all((tmp_path / "p.yaml").read_text()))
     task = ir["root"]["dag"]["tasks"]["dummy"]
     assert task["dependentTasks"] == ["slice"]
     assert task["inputs"]["parameters"]["level"]["runtimeValue"]["constant"] == 3
-    assert "run_task('dummy', params" in str(ir["deploymentSpec"]["executors"]["exec-dummy"])
+    assert "run_task('dummy', dict(), dict(" in str(ir["deploymentSpec"]["executors"]["exec-dummy"])
 
 
 def test_synth_cli_end_to_end(tmp_path):

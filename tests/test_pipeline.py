@@ -11,7 +11,8 @@ from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO))  # components/ and pipelines/ are top-level folders of the repo
 
-from pipelines.full import DEFAULT_PARAMS, streampro_full  # noqa: E402
+from pipelines.dag import DEFAULT_PARAMS  # noqa: E402
+from pipelines.full import streampro_full  # noqa: E402
 
 PARAMS = load_params(REPO / "params.yaml")
 GPU_STEPS = {"sft", "grpo", "bench-2", "bench-3"}
@@ -59,8 +60,8 @@ def test_gpu_requests_and_node_pool_on_gpu_steps_only(ir):
             assert platform[executor]["tolerations"][0]["key"] == gpu.toleration_key
         else:
             assert "accelerator" not in resources and executor not in platform
-        # the bench component runs in the GPU image (it plays models), on CPU nodes for the baselines
-        image = PARAMS.orchestration.gpu_image if name in GPU_STEPS | {"bench"} else PARAMS.orchestration.cpu_image
+        # the GPU image only where a GPU is used: the baselines' bench runs in the CPU image
+        image = PARAMS.orchestration.gpu_image if name in GPU_STEPS else PARAMS.orchestration.cpu_image
         assert executors[executor]["container"]["image"] == image
 
 
@@ -83,13 +84,49 @@ def test_caching_on_for_deterministic_steps_only(ir):
                        "bench-3": True, "report": True}
 
 
-def test_parameter_defaults_are_params_yaml(ir):
-    spec = ir["pipeline"]["root"]["inputDefinitions"]["parameters"]["params"]
-    assert spec["parameterType"] == "STRUCT"
-    default = spec["defaultValue"]  # parses back into the same typed params
+def test_inputs_are_params_yaml_sections_typed_with_its_defaults(ir):
+    from pipelines.dag import used_sections
     from streampro.config import params_from_dict
 
-    assert params_from_dict(default) == PARAMS
+    spec = ir["pipeline"]["root"]["inputDefinitions"]["parameters"]
+    assert spec["seed"]["parameterType"] == "NUMBER_INTEGER" and spec["seed"]["defaultValue"] == PARAMS.seed
+    assert spec["max_dead_letter_share"]["parameterType"] == "NUMBER_DOUBLE"
+    dicts = {name[: -len("_params")]: s for name, s in spec.items() if name.endswith("_params")}
+    assert all(s["parameterType"] == "STRUCT" for s in dicts.values())
+    assert set(dicts) | {"seed", "max_dead_letter_share"} == set(used_sections("synth"))
+    data = {**PARAMS.model_dump(mode="json"), **{k: s["defaultValue"] for k, s in dicts.items()}}
+    assert params_from_dict(data) == PARAMS  # the defaults parse back into the same typed params
+
+
+def _task_inputs(ir):
+    """Per task, the pipeline inputs it reads (and so what its cache key depends on)."""
+    return {name: {p["componentInputParameter"] for p in t["inputs"].get("parameters", {}).values()
+                   if "componentInputParameter" in p} for name, t in ir["pipeline"]["root"]["dag"]["tasks"].items()}
+
+
+def test_a_grpo_setting_leaves_the_synth_slice_and_sft_cache_keys_alone(ir, tmp_path):
+    """Compile the pipeline with another GRPO learning rate: only the tasks that read grpo see a change."""
+    from kfp import compiler, dsl
+
+    from pipelines.full import streampro_full
+
+    inputs = _task_inputs(ir)
+    assert inputs["synth"] == {"seed", "synth_params"} and inputs["slice"] == {"slice_params", "max_dead_letter_share"}
+    assert "grpo_params" not in inputs["sft"] | inputs["prepare"] | inputs["synth"] | inputs["slice"]
+    assert "grpo_params" in inputs["grpo"]
+    changed = {**DEFAULT_PARAMS["grpo"], "learning_rate": 1e-3}
+
+    @dsl.pipeline(name="streampro-full")
+    def other(grpo_params: dict = changed):
+        streampro_full(grpo_params=grpo_params)
+
+    compiler.Compiler().compile(other, str(tmp_path / "other.yaml"))
+    doc = next(yaml.safe_load_all((tmp_path / "other.yaml").read_text()))
+    same = ir["pipeline"]["components"]
+    for task in ("synth", "slice", "sft", "prepare"):  # the same component spec and the same input values
+        spec = ir["pipeline"]["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+        assert doc["components"][spec] == same[spec]
+    assert doc["root"]["inputDefinitions"]["parameters"]["grpo_params"]["defaultValue"]["learning_rate"] == 1e-3
 
 
 def test_committed_yaml_is_not_stale(ir):
@@ -108,7 +145,8 @@ def test_whole_pipeline_runs_locally(tmp_path):
     params["grpo"].update({"max_steps": 1, "num_generations": 2})
     params["model"]["max_new_tokens"] = 8
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
-    metrics = streampro_full(params=params).output
+    metrics = streampro_full(synth_params=params["synth"], sft_params=params["sft"], grpo_params=params["grpo"],
+                             model_params=params["model"]).output
     assert metrics.metadata["oracle.overall_w_avg"] == 100
     assert metrics.metadata["silent.overall_w_avg"] == 0
     assert {"model-sft.overall_w_avg", "model-grpo.overall_w_avg"} <= set(metrics.metadata)  # both models
@@ -175,7 +213,11 @@ def test_own_data_pipeline_swaps_synth_for_ingest(tmp_path):
     tasks = ir["root"]["dag"]["tasks"]
     assert "ingest" in tasks and "synth" not in tasks
     assert tasks["rubrics"]["dependentTasks"] == ["ingest"]
-    assert set(ir["root"]["inputDefinitions"]["parameters"]) == {"annotations", "video_root", "params"}
+    from pipelines.dag import used_sections
+
+    named = {"seed", "max_dead_letter_share"}
+    assert set(ir["root"]["inputDefinitions"]["parameters"]) == {"annotations", "video_root"} | {
+        s if s in named else f"{s}_params" for s in used_sections("ingest")}
     assert tasks["ingest"]["inputs"]["parameters"]["annotations"]["componentInputParameter"] == "annotations"
     assert _documents((REPO / "pipelines" / "own_data.yaml").read_text()) == _documents(path.read_text()), \
         "pipelines/own_data.yaml is stale: recompile it"
@@ -205,5 +247,5 @@ def test_resources_for_a_task_that_does_not_exist_are_refused(monkeypatch):
     monkeypatch.setattr(dag, "RESOURCES", {**dag.RESOURCES, "slicer": Resources()})
     with pytest.raises(ValueError, match=r"orchestration.resources names no task: \['slicer'\]"):
         @dsl.pipeline(name="typo")
-        def typo(params: dict = DEFAULT_PARAMS):
-            dag.assemble(params, world="synth")
+        def typo(seed: int = 0):
+            dag.assemble({**DEFAULT_PARAMS, "seed": seed}, world="synth")
