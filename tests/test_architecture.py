@@ -10,7 +10,7 @@ LAYERS = {
     4: {"model"},
     5: {"train"},
     6: {"steptable", "steps", "commands"},
-    7: {"cli", "kfp_task", "submit"},
+    7: {"cli", "kfp_task", "submit", "trainjob"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 
