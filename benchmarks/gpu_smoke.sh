@@ -31,9 +31,9 @@ t $SP prepare --base "$WORK/base" --out "$WORK/prepared"
 printf 'model: {name_or_path: %s, max_new_tokens: 8}\n' "$WORK/prepared" > "$WORK/profile.yaml"
 P="--profile $WORK/profile.yaml"
 t $SP sft $P --trajectories "$DATA/sliced/sft" --eval-trajectories "$DATA/sliced/rl" --out "$WORK/sft" \
-  --plots "$WORK/sft_log.json" --max-steps "${SFT_STEPS:-30}"
+  --live "$WORK/sft_live" --max-steps "${SFT_STEPS:-30}"
 t $SP grpo $P --model "$WORK/sft" --trajectories "$DATA/sliced/rl" --items "$DATA/rubrics/rl.jsonl" --out "$WORK/grpo" \
-  --plots "$WORK/grpo_log.json" --max-steps "${GRPO_STEPS:-4}"
+  --live "$WORK/grpo_live" --max-steps "${GRPO_STEPS:-4}"
 t $SP bench run $P --policy "model:$WORK/grpo" --trajectories "$DATA/sliced/bench" \
   --items "$DATA/synth/items/bench.jsonl" --out "$WORK/predictions.jsonl"
 t $SP bench score $P --items "$DATA/synth/items/bench.jsonl" --predictions "$WORK/predictions.jsonl" --out "$WORK/bench"

@@ -84,19 +84,19 @@ def prepare(params: Params, out: str, base: str | None = None) -> dict:
 
 
 def sft(params: Params, trajectories: str, out: str, model: str | None = None, eval_trajectories: str | None = None,
-        plots: str | None = None, max_steps: int | None = None) -> dict:
+        live: str | None = None, max_steps: int | None = None) -> dict:
     """SFT of the streaming model with the configured loss (TRL SFTTrainer); resumable."""
     from streampro.train.sft import train_sft
 
-    return train_sft(params, trajectories, out, eval_trajectories, plots, max_steps, model)
+    return train_sft(params, trajectories, out, eval_trajectories, live, max_steps, model)
 
 
-def grpo(params: Params, model: str, trajectories: str, items: str, out: str, plots: str | None = None,
+def grpo(params: Params, model: str, trajectories: str, items: str, out: str, live: str | None = None,
          max_steps: int | None = None) -> dict:
     """GRPO of the SFT model over whole streams with the multi-grained rewards (TRL GRPOTrainer)."""
     from streampro.train.grpo import train_grpo
 
-    return train_grpo(params, model, trajectories, items, out, plots, max_steps)
+    return train_grpo(params, model, trajectories, items, out, live, max_steps)
 
 
 def model_options(params: Params) -> dict:
@@ -220,7 +220,8 @@ _steps = [
           Arg("model", "the prepared checkpoint to start from (`streampro prepare`)", dag=In("base_model", kind="Model")),
           Arg("eval_trajectories", "held-out trajectories for the decision probabilities logged while training "
               "(default: the last training streams)", dag=In("trajectories", "rl")),
-          Arg("plots", "JSON log of step, loss and decision probabilities (dvc plots)"),
+          Arg("live", "DVCLive folder for the loss, held-out loss and decision probabilities per logged step "
+              "(dvc plots; their last values in dvc metrics/exp show)"),
           Arg("max_steps", "override sft.max_steps", int)),
          dag=Dag((Task("sft", {"base_model": "prepare.model", "trajectories": "slice.trajectories"}, gpu=True),), image="gpu",
                  cache=False, metrics=_sft_metrics, trainjob="sft_summary.json",
@@ -237,7 +238,8 @@ _steps = [
           Arg("items", "the rl items the trajectories were sliced from, with their rubrics (the ground truth)",
               required=True, dag=In("rl_items")),
           Arg("out", "output folder for the model", required=True, dag=Out("model", "Model")),
-          Arg("plots", "JSON log of the reward components per step (dvc plots)"),
+          Arg("live", "DVCLive folder for the reward and its components per step (dvc plots; the last values in "
+              "dvc metrics/exp show)"),
           Arg("max_steps", "override grpo.max_steps", int)),
          dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories",
                                 "rl_items": "rubrics.rl_items"}, gpu=True),),

@@ -78,9 +78,9 @@ def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world,
     data["grpo"].update({"num_generations": 2, "max_steps": 1})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    sft, plots = tmp_path / "sft", tmp_path / "sft_log.json"
+    sft, live = tmp_path / "sft", tmp_path / "live"
     args = ["sft", "--params", str(tmp_path / "params.yaml"), "--model", str(tiny_model),
-            "--trajectories", str(sliced_world / "sft"), "--out", str(sft), "--plots", str(plots)]
+            "--trajectories", str(sliced_world / "sft"), "--out", str(sft), "--live", str(live)]
     # a run killed once its first checkpoint is written ...
     run = _torchrun(args, env, tmp_path / "killed.log")
     deadline = time.time() + 240
@@ -98,8 +98,8 @@ def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world,
     assert summary["ranks"] == 2 and summary["ranks_in_sync"] is True and summary["global_batch"] == 4
     assert json.loads((sft / "_COMPLETE.json").read_text())["step"] == "sft"
     assert not (tmp_path / "sft.partial").exists()
-    rows = json.loads(plots.read_text())
-    assert [r["step"] for r in rows] == list(range(1, 7))  # one writer: each step logged once
+    rows = (live / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
+    assert [int(r.split("\t")[0]) for r in rows] == list(range(1, 7))  # one writer, the whole curve: each step once
     printed = [line for line in (tmp_path / "sft.log").read_text().splitlines() if line.startswith('{"global_step"')]
     assert len(printed) == 1  # rank 0 speaks for the run
     # GRPO: one step of 2 ranks x 2 rollouts

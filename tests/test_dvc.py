@@ -45,10 +45,18 @@ def test_dvc_repro_on_the_ci_configuration(tmp_path):
         assert 0 <= metrics[policy]["overall_w_avg"] <= 100
         assert set(metrics[policy]) == {"overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1"}
         assert {row["task"] for row in per_task if row.get(policy) is not None} == {"EU", "OU", "AA", "TP", "TG", "GP", "RF"}
-    grpo_log = json.loads((copy / "reports" / "grpo_log.json").read_text())
-    assert grpo_log and {"reward", "fmt", "turn", "traj"} <= set(grpo_log[-1])
-    shown = _run(["dvc", "metrics", "show", "--json"], copy, env)
-    assert "overall_w_avg" in shown
+    # training metrics through DVCLive: a .tsv per metric for dvc plots, the last values for metrics/exp show
+    reward = (copy / "reports" / "grpo" / "plots" / "metrics" / "reward.tsv").read_text().splitlines()
+    assert reward[0] == "step\treward" and len(reward) == 3  # grpo.max_steps 2 of profiles/ci.yaml
+    loss = (copy / "reports" / "sft" / "plots" / "metrics" / "heldout_loss.tsv").read_text().splitlines()
+    assert loss[0] == "step\theldout_loss" and [int(r.split("\t")[0]) for r in loss[1:]] == [2, 4, 6]
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], copy, env))
+    files = next(iter(shown.values()))["data"]
+    assert "overall_w_avg" in json.dumps(files["reports/metrics.json"])
+    assert {"loss", "heldout_loss", "p_response_right", "step"} <= set(files["reports/sft/metrics.json"]["data"])
+    assert {"reward", "fmt", "turn", "traj"} <= set(files["reports/grpo/metrics.json"]["data"])
+    exp = _run(["dvc", "exp", "show", "--csv"], copy, env).splitlines()[0].split(",")
+    assert {"heldout_loss", "reward"} <= set(exp)  # the training metrics are columns of dvc exp show
     _run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], copy, env)
     assert (tmp_path / "plots" / "index.html").exists()
     assert "Stage 'synth' didn't change" in _run(["dvc", "repro"], copy, env)  # a second repro has nothing to do

@@ -41,7 +41,7 @@ def _batch_loss(model_dir, trajectories, loss):
 def test_training_lowers_the_loss(tmp_path, sliced_world):
     _, params = _params(tmp_path, save_steps=1000, logging_steps=4)
     out = tmp_path / "sft"
-    summary = train_sft(params, str(sliced_world / "sft"), str(out), log_path=str(tmp_path / "log.json"), max_steps=12)
+    summary = train_sft(params, str(sliced_world / "sft"), str(out), log_path=str(tmp_path / "live"), max_steps=12)
     assert summary["global_step"] == 12 and summary["loss"] == "cb_stream"
     before = _batch_loss(out / "base", sliced_world / "sft", "cb_stream")
     after = _batch_loss(out, sliced_world / "sft", "cb_stream")
@@ -49,9 +49,17 @@ def test_training_lowers_the_loss(tmp_path, sliced_world):
     # on held-out streams (the bench split, never trained on) the loss falls too: it learned the format
     held_before = _batch_loss(out / "base", sliced_world / "bench", "cb_stream")
     assert _batch_loss(out, sliced_world / "bench", "cb_stream") < 0.7 * held_before
-    log = json.loads((tmp_path / "log.json").read_text())
-    assert [r["step"] for r in log] == [4, 8, 12] and {"p_response_right", "p_response_elsewhere"} <= set(log[0])
-    assert log[-1]["heldout_loss"] < log[0]["heldout_loss"]  # the held-out loss, beside the training loss
+    # DVCLive: a .tsv per metric (a row per logged step), the last values in metrics.json
+    def curve(name):
+        rows = (tmp_path / "live" / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()
+        assert rows[0] == f"step\t{name}"
+        return [(int(r.split("\t")[0]), float(r.split("\t")[1])) for r in rows[1:]]
+
+    assert [step for step, _ in curve("p_response_right")] == [4, 8, 12] and curve("p_response_elsewhere")
+    held = curve("heldout_loss")
+    assert held[-1][1] < held[0][1]  # the held-out loss, beside the training loss
+    last = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert last["step"] == 12 and last["heldout_loss"] == held[-1][1] and "loss" in last
     assert (out / "model.safetensors").exists()
     load_model(str(out))  # the saved folder loads like any checkpoint, processor included
 

@@ -31,6 +31,7 @@ from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
+from streampro.train.tracking import LiveMetrics, write_history
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +73,8 @@ class StreamGRPOTrainer(PretrainedResumeMixin, GRPOTrainer):
                 completions, None, extra, [e.images for e in episodes], [e.images[1:] for e in episodes])
 
 
-class RewardLog(TrainerCallback):
-    """Writes each step's reward components (TRL's ``rewards/<name>/mean``) to a JSON file for dvc plots."""
-
-    def __init__(self, path: str | None):
-        self.path, self.rows = path, []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "reward" not in logs:
-            return
-        row = {"step": state.global_step, "reward": round(float(logs["reward"]), 4)}
-        for name in ("fmt", "turn", "traj"):
-            if f"rewards/{name}/mean" in logs:
-                row[name] = round(float(logs[f"rewards/{name}/mean"]), 4)
-        self.rows.append(row)
-        if self.path and state.is_world_process_zero:
-            storage.write_text(self.path, json.dumps(self.rows, indent=1) + "\n")
+# What GRPO logs to DVCLive (reports/grpo): TRL's log key -> metric name.
+LIVE_METRICS = {"reward": "reward", "rewards/fmt/mean": "fmt", "rewards/turn/mean": "turn", "rewards/traj/mean": "traj"}
 
 
 def items_of_streams(streams: dict[str, Trajectory], items_uri: str, trajectories: str) -> dict[str, Item]:
@@ -137,11 +124,10 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     )
     rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
     rewards = [FormatReward(truth), TurnReward(truth, judge, tau=cfg.tau), TrajectoryReward(truth, judge)]
-    reward_log = RewardLog(log_path)
     trainer = StreamGRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,
-                                max_new_tokens=params.model.max_new_tokens, callbacks=[reward_log])
-    trainer.reward_log = reward_log
+                                max_new_tokens=params.model.max_new_tokens,
+                                callbacks=[LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
     return trainer
 
 
@@ -161,8 +147,8 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
                 **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
                for e in trainer.state.log_history if "reward" in e]
-    if log_path:
-        storage.write_text(log_path, json.dumps(history, indent=1) + "\n")
+    if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
+        write_history(log_path, trainer.state.log_history, LIVE_METRICS)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "ranks": distributed.world(), "ranks_in_sync": in_sync,
                "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps,

@@ -31,6 +31,7 @@ from streampro.timing import turn_label
 from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.losses import LossConfig, stream_loss
+from streampro.train.tracking import LiveMetrics, write_history
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,17 @@ def decision_probabilities(model, fmt: StreamFormat, batch: dict, loss_config: L
     return {**held_out, "p_response_right": round(mean(right), 4), "p_response_elsewhere": round(mean(elsewhere), 4)}
 
 
+# What SFT logs to DVCLive (reports/sft: metrics.json, plots/metrics/*.tsv): trainer log key -> metric name.
+LIVE_METRICS = {"loss": "loss", "heldout_loss": "heldout_loss", "p_response_right": "p_response_right",
+                "p_response_elsewhere": "p_response_elsewhere"}
+
+
 class DecisionProbe(TrainerCallback):
     """Logs the held-out loss and decision probabilities on a held-out batch at every logging step, beside
     the training loss (so over-fitting shows)."""
 
-    def __init__(self, fmt: StreamFormat, batch: dict, log_path: str | None, loss_config: LossConfig | None = None):
-        self.fmt, self.batch, self.log_path, self.rows = fmt, batch, log_path, []
-        self.loss_config = loss_config
+    def __init__(self, fmt: StreamFormat, batch: dict, loss_config: LossConfig | None = None):
+        self.fmt, self.batch, self.loss_config = fmt, batch, loss_config
 
     def on_log(self, args, state, control, model=None, logs=None, **kwargs):
         if model is None or logs is None or "loss" not in logs:
@@ -103,9 +108,6 @@ class DecisionProbe(TrainerCallback):
         logs.update(probe)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
-        self.rows.append({"step": state.global_step, "loss": round(float(logs["loss"]), 5), **probe})
-        if self.log_path and state.is_world_process_zero:
-            storage.write_text(self.log_path, json.dumps(self.rows, indent=1) + "\n")
 
 
 class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
@@ -171,10 +173,11 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
         dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, **runtime.train_precision(),
     )
     loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
-    probe = DecisionProbe(fmt, probe_batch, log_path, loss_config)
+    probe = DecisionProbe(fmt, probe_batch, loss_config)  # first: the live metrics see what it adds
+    callbacks = [probe] + ([LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
     trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"window": list(range(len(samples)))}),
                                data_collator=WindowBatches(fmt, samples),
-                               processing_class=processor, loss_config=loss_config, callbacks=[probe])
+                               processing_class=processor, loss_config=loss_config, callbacks=callbacks)
     last = get_last_checkpoint(ckpt_dir)
     if last:
         log.info("sft: resuming from %s", last)
@@ -182,11 +185,8 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     in_sync = distributed.params_in_sync(trainer.model)  # (a collective: every rank)
     if not distributed.is_main():
         return {}
-    if log_path:  # from the log history, which a resumed run restores from its checkpoint
-        rows = [{"step": e["step"], "loss": round(float(e["loss"]), 5), "heldout_loss": e.get("heldout_loss"),
-                 "p_response_right": e["p_response_right"], "p_response_elsewhere": e["p_response_elsewhere"]}
-                for e in trainer.state.log_history if "p_response_right" in e and "loss" in e]
-        storage.write_text(log_path, json.dumps(rows, indent=1) + "\n")
+    if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
+        write_history(log_path, trainer.state.log_history, LIVE_METRICS)
     trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
