@@ -120,9 +120,9 @@ def bench(params: Params, trajectories: str, items: str, out: str, train_items: 
 
 def report(params: Params, bench: list[str], out: str) -> dict:
     """One table comparing every policy scored in the ``bench`` folders (their ``*/metrics.json``)."""
-    from streampro.bench.report import collect_metrics, write_comparison
+    from streampro.bench.report import collect_metrics, policy_pages, run_record, write_comparison
 
-    return write_comparison(out, collect_metrics(bench))
+    return write_comparison(out, collect_metrics(bench), run_record(params), policy_pages(bench))
 
 
 # --- what the Kubeflow UI shows of a step's result -------------------------------------------------
@@ -275,7 +275,8 @@ _steps = [
          show=_w_avg,
          dag=Dag((Task("report", {"baselines": "bench.results", "sft_bench": "bench_sft.results",
                                   "grpo_bench": "bench_grpo.results"}),),
-                 metrics=_report_metrics, ui={"html": "report.html", "markdown": "report.md"})),
+                 metrics=_report_metrics, ui={"html": "report.html", "markdown": "report.md"},
+                 params=("seed", "model", "sft", "grpo", "bench"))),
     Step("bench-run", "replay the bench trajectories to one policy, write predictions",
          "Replay each bench trajectory turn by turn to a policy (silent, every-turn, random, oracle, model:PATH or "
          "offline:PATH) and write its responses, stamped by the time rule.", commands.bench_run,

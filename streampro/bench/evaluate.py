@@ -9,6 +9,7 @@ from streampro.bench.baselines import make_policy
 from streampro.outputs import step_output
 from streampro.bench.harness import run_policy
 from streampro.bench.judges import judge_from
+from streampro.bench.pages import examples_html, item_views
 from streampro.bench.report import write_comparison, write_policy_report
 from streampro.bench.scoring import aggregate, read_predictions, response_offsets, score_all
 from streampro.config import BenchParams
@@ -55,14 +56,21 @@ def video_durations(items_uri: str) -> dict[str, float]:
 
 
 def score(items: list[Item], predictions_uri: str, out: str, judge, policy: str = "predictions",
-          durations: dict[str, float] | None = None) -> dict:
-    """Score a predictions file (all or nothing) and write the policy's metrics and reports to ``out``."""
+          durations: dict[str, float] | None = None, frames: dict[str, dict[float, bytes]] | None = None) -> dict:
+    """Score a predictions file (all or nothing) and write the policy's metrics and reports to ``out`` (its
+    page shows every item's timeline; with ``frames`` by item and turn start, the frames it responded at)."""
     by_id = {i.item_id: i for i in items}
     predictions = read_predictions(predictions_uri, by_id, durations)
     scores = score_all(items, predictions, judge)
     metrics = aggregate(scores)
-    write_policy_report(out, policy, metrics, response_offsets(scores, by_id))
+    views = item_views(items, predictions, judge, durations)
+    write_policy_report(out, policy, metrics, response_offsets(scores, by_id), examples_html(views, frames))
     return metrics
+
+
+def frames_by_item(trajectories: str) -> dict[str, dict[float, bytes]]:
+    """Each bench stream's frames by the start time of their turn (for the pages of the models)."""
+    return {t.item_id: {round(turn.start, 3): turn.frame for turn in t.turns} for t in read_trajectories(trajectories)}
 
 
 def run_policy_file(policy_name: str, trajectories: str, items_uri: str, train_items_uri: str | None, out: str,
@@ -91,11 +99,13 @@ def _bench_all(params: BenchParams, trajectories: str, items_uri: str, train_ite
     if clashes:
         raise ValueError(f"policies {names} share the output folder(s) {clashes}: give each policy its own name")
     results = {}
+    frames = frames_by_item(trajectories) if any(":" in n for n in names) else None  # models' pages show them
     for name, folder_name in zip(names, named):
         folder = storage.join(out, folder_name)
         predictions = storage.join(folder, "predictions.jsonl")
         run(name, trajectories, items, train_items, predictions, seed=seed, model_options=model_options)
-        results[name] = score(items, predictions, folder, judge, policy=name, durations=durations)
+        results[name] = score(items, predictions, folder, judge, policy=name, durations=durations,
+                              frames=frames if ":" in name else None)
         log.info("bench %s: W-Avg %s", name, results[name].get("overall_w_avg"))
     write_comparison(out, results)
     return results

@@ -100,23 +100,44 @@ class ItemScore:
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
+def bind(item: Item, response: Response, judge) -> tuple[int, float, float] | None:
+    """The answer a response binds to (the first whose window contains it) with its S_time and S_acc;
+    None outside every window."""
+    spec = get_task(item.task)
+    for k, answer in enumerate(item.answers):
+        if in_window(response.time, answer, spec):
+            return k, s_time(response.time, answer, spec), s_acc(item, answer, response.text, judge)
+    return None
+
+
 def score_item(item: Item, responses: list[Response], judge) -> ItemScore:
     """Prediction-first matching: each prediction, in time order, binds to the first answer whose
     window contains it (and no other); an answer keeps its best-scoring prediction."""
-    spec = get_task(item.task)
     result = ItemScore(item.item_id, item.task, item.dimension, len(responses), len(item.answers),
                        [AnswerMatch() for _ in item.answers])
     for response in sorted(responses, key=lambda r: r.time):
-        for answer, match in zip(item.answers, result.matches):
-            if not in_window(response.time, answer, spec):
-                continue
-            st = s_time(response.time, answer, spec)
-            sa = s_acc(item, answer, response.text, judge)
-            match.n += 1
-            if match.time is None or st * sa > match.s:
-                match.s, match.s_time, match.s_acc, match.time = st * sa, st, sa, response.time
-            break
+        bound = bind(item, response, judge)
+        if bound is None:
+            continue
+        k, st, sa = bound
+        match = result.matches[k]
+        match.n += 1
+        if match.time is None or st * sa > match.s:
+            match.s, match.s_time, match.s_acc, match.time = st * sa, st, sa, response.time
     return result
+
+
+def response_scores(item: Item, responses: list[Response], judge) -> list[tuple[float, str, float | None]]:
+    """Each response in time order as ``(time, text, S_time × S_acc)`` (None outside every window), for reports;
+    multiple-choice items: 1 or 0 for the response that picks the letter."""
+    if get_task(item.task).scoring == "choice":
+        first = score_choice(item, responses).matches[0]
+        return [(r.time, r.text, first.s if r.time == first.time else None) for r in sorted(responses, key=lambda r: r.time)]
+    scored = []
+    for response in sorted(responses, key=lambda r: r.time):
+        bound = bind(item, response, judge)
+        scored.append((response.time, response.text, None if bound is None else round(bound[1] * bound[2], 3)))
+    return scored
 
 
 _LETTER = re.compile(r"\b([A-Z])\b")

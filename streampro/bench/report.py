@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from streampro import storage  # noqa: E402
 from streampro.outputs import require_complete  # noqa: E402
-from streampro.tasks import DIMENSIONS  # noqa: E402
+from streampro.tasks import DIMENSIONS, get_task  # noqa: E402
 
 COLUMNS = ("time", "acc", "precision", "recall", "f1")
 HEADLINE = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")  # metrics.json: 5 columns per policy
@@ -59,14 +59,29 @@ def _md_to_html_table(markdown: str) -> str:
 
 
 def _page(title: str, parts: list[str]) -> str:
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}")
+    style = ("body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}"
+             ".legend,.record{font-size:90%;color:#333}.item{border-top:1px solid #ddd;margin-top:1em}"
+             ".pair{display:flex;gap:3em}.pair ul{margin:0.2em 0;padding-left:1.2em;font-size:90%}"
+             ".frames{display:flex;gap:6px}.frames figure{margin:0;font-size:75%;text-align:center}"
+             ".question{margin:0.2em 0;font-style:italic}h3{margin:0.6em 0 0.2em;font-size:100%}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>" \
            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>\n"
 
 
-def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str, list[float]]) -> None:
-    """``metrics.json``, ``report.md`` and ``report.html`` for one policy's scores."""
+def legend_html(tasks: list[str]) -> str:
+    """What the column names mean: the three dimensions, each task with its title and dimension."""
+    dims = "; ".join(f"<b>{d}</b> {html.escape(t)}" for d, t in DIMENSIONS.items())
+    rows = ", ".join(f"<b>{t}</b> {html.escape(get_task(t).title)} ({get_task(t).dimension or 'peer'})" for t in tasks)
+    return (f"<p class='legend'>Scores are StreamPro-F1 on a 0–100 scale. W-Avg: the item-weighted mean F1; Avg: the "
+            f"mean of the dimensions: {dims}. Tasks: {rows}. Time, Acc, Prec, Rec: the timing score, the answer "
+            "score, precision and recall behind each F1.</p>")
+
+
+def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str, list[float]],
+                        examples: str = "") -> None:
+    """``metrics.json``, ``report.md`` and ``report.html`` (with ``examples``: the items' ground truth beside the
+    responses, and their timelines) for one policy's scores."""
     storage.write_text(storage.join(out, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     table = task_table(metrics)
     storage.write_text(storage.join(out, "report.md"), f"# StreamPro-Bench: {policy}\n\n{summary_line(metrics)}\n\n{table}\n")
@@ -79,8 +94,8 @@ def write_policy_report(out: str, policy: str, metrics: dict, offsets: dict[str,
         axes[1].boxplot([d or [float("nan")] for d in data], tick_labels=tasks)
     axes[1].axhline(0, color="grey", lw=0.8)
     axes[1].set(title="response time - best timing (s)", ylabel="seconds (negative = early)")
-    parts = [f"<p>{html.escape(summary_line(metrics)).replace('**', '')}</p>", _md_to_html_table(table),
-             f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
+    parts = [f"<p>{html.escape(summary_line(metrics)).replace('**', '')}</p>", legend_html(tasks), _md_to_html_table(table),
+             f"<p><img class='chart' src='data:image/png;base64,{_png(fig)}'></p>", examples]
     storage.write_text(storage.join(out, "report.html"), _page(f"StreamPro-Bench: {policy}", parts))
 
 
@@ -95,10 +110,54 @@ def comparison_table(by_policy: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
+REFERENCE = "oracle"  # drawn as a reference line, not a bar: its 100 would squash every other bar
+
+
+def _charts(by_policy: dict[str, dict], tasks: list[str]) -> str:
+    """W-Avg and the dimensions per policy, and F1 per task per policy; the oracle as a dashed line."""
+    policies = [p for p in by_policy if p != REFERENCE]
+    reference = by_policy.get(REFERENCE, {})
+    top = max([by_policy[p].get(k) or 0 for p in policies for k in ("overall_w_avg", *[f"{d}_f1" for d in DIMENSIONS])]
+              + [by_policy[p].get(f"{t}_f1") or 0 for p in policies for t in tasks] + [5])
+    colours = plt.get_cmap("tab10").colors
+    images = []
+    for title, keys, labels in (("W-Avg and dimensions (F1)", ["overall_w_avg", *[f"{d}_f1" for d in DIMENSIONS]],
+                                 ["W-Avg", *DIMENSIONS]),
+                                ("F1 per task", [f"{t}_f1" for t in tasks], tasks)):
+        fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(keys) * max(1, len(policies)) / 3), 3.6))
+        width = 0.8 / max(1, len(policies))
+        for k, policy in enumerate(policies):
+            xs = [i + (k - (len(policies) - 1) / 2) * width for i in range(len(keys))]
+            ax.bar(xs, [by_policy[policy].get(key) or 0 for key in keys], width, label=policy, color=colours[k % 10])
+        note = ""
+        if reference:
+            level = reference.get("overall_w_avg", 100)
+            if level <= top * 1.25:
+                ax.axhline(level, color="#444", ls="--", lw=1)
+                note = f" (dashed: {REFERENCE} {level:.0f})"
+            else:
+                note = f" ({REFERENCE}: {level:.0f}, above the axis)"
+        ax.set_xticks(range(len(keys)), labels)
+        ax.set(title=title + note, ylim=(0, top * 1.25), ylabel="F1 (0-100)")
+        ax.legend(fontsize=8, ncol=min(4, len(policies)), loc="upper left")
+        images.append(f"<p><img class='chart' src='data:image/png;base64,{_png(fig)}'></p>")
+    return "".join(images)
+
+
+def record_html(record: dict | None) -> str:
+    if not record:
+        return ""
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in record.items())
+    return f"<h2>Run</h2><table class='record'>{rows}</table>"
+
+
+def write_comparison(out: str, by_policy: dict[str, dict], record: dict | None = None,
+                     pages: dict[str, str] | None = None) -> dict:
     """One table comparing every scored policy: ``metrics.json`` ({policy: W-Avg, Avg and the three dimension
-    F1s}, readable in ``dvc metrics show``), ``report.md``,
-    ``report.html`` and ``per_task_f1.json`` (a row per task, a column per policy, for ``dvc plots``)."""
+    F1s}, readable in ``dvc metrics show``), ``report.md``, ``per_task_f1.json`` (a row per task, a column per
+    policy, for ``dvc plots``) and ``report.html``: the run ``record``, a legend, the table with item counts,
+    the charts, and links to each policy's page (``pages``: policy -> its report.html, copied to
+    ``policies/POLICY.html``)."""
     headline = {p: {k: v for k, v in m.items() if k in HEADLINE or k.endswith("_accuracy")}  # (peer MC tasks)
                 for p, m in by_policy.items()}  # per task: per_task_f1.json
     storage.write_text(storage.join(out, "metrics.json"), json.dumps(headline, indent=2, sort_keys=True) + "\n")
@@ -107,11 +166,18 @@ def write_comparison(out: str, by_policy: dict[str, dict]) -> dict:
     storage.write_text(storage.join(out, "per_task_f1.json"), json.dumps(rows, indent=2) + "\n")
     table = comparison_table(by_policy)
     storage.write_text(storage.join(out, "report.md"), f"# StreamPro-Bench: all policies (F1, 0-100)\n\n{table}\n")
-    policies = list(by_policy)
-    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(policies)), 3.5))
-    ax.bar(policies, [by_policy[p].get("overall_w_avg", 0) for p in policies], color="#55a868")
-    ax.set(title="StreamPro-Bench W-Avg F1", ylim=(0, 100))
-    parts = [_md_to_html_table(table), f"<p><img src='data:image/png;base64,{_png(fig)}'></p>"]
+    first = next(iter(by_policy.values()))
+    counts = " ".join(f"{t} {first.get(f'{t}_items', 0)}," for t in tasks).rstrip(",")
+    links = []
+    for policy, page in (pages or {}).items():
+        storage.write_text(storage.join(out, "policies", f"{policy}.html"), storage.read_text(page))
+        links.append(f"<a href='policies/{html.escape(policy)}.html'>{html.escape(policy)}</a>")
+    parts = [record_html(record), legend_html(tasks),
+             f"<p>{first.get('items', 0)} bench items ({counts}).</p>", _md_to_html_table(table),
+             _charts(by_policy, tasks)]
+    if links:
+        parts.append("<h2>Each policy</h2><p>Per task Time, Acc, Precision, Recall; every item's timeline and the "
+                     f"responses beside the ground truth: {', '.join(links)}.</p>")
     storage.write_text(storage.join(out, "report.html"), _page("StreamPro-Bench: all policies", parts))
     return by_policy
 
@@ -129,6 +195,38 @@ def collect_metrics(bench_dirs: list[str]) -> dict[str, dict]:
     if not by_policy:
         raise FileNotFoundError(f"no */metrics.json under {', '.join(bench_dirs)}")
     return by_policy
+
+
+def policy_pages(bench_dirs: list[str]) -> dict[str, str]:
+    """``{policy: its report.html}`` beside each ``BENCH_DIR/POLICY/metrics.json``."""
+    pages = {}
+    for folder in bench_dirs:
+        for policy in collect_metrics([folder]):
+            page = storage.join(folder, policy, "report.html")
+            if storage.exists(page):
+                pages[policy] = page
+    return pages
+
+
+def run_record(params) -> dict:
+    """What produced the numbers: the code (a hash of the package's source, and the git commit when there
+    is one), the model and the training and judging settings."""
+    import subprocess
+
+    from streampro.outputs import code_fingerprint
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    sft, grpo = params.sft, params.grpo
+    weights = grpo.reward_weights
+    return {"code": f"streampro source {code_fingerprint()} (git {commit})", "model": params.model.name_or_path,
+            "SFT": f"{sft.loss} loss, {sft.max_steps} steps, batch {sft.batch_size}, lr {sft.learning_rate:g}",
+            "GRPO": f"G={grpo.num_generations}, {grpo.max_steps} steps, lr {grpo.learning_rate:g}, reward weights "
+                    f"fmt {weights.fmt:g} / turn {weights.turn:g} / traj {weights.traj:g}, tau {grpo.tau:g}s",
+            "judge": params.bench.judge, "seed": params.seed, "reproduce": "make run (dvc repro)"}
 
 
 RESULTS_START = "<!-- results: rendered from reports/metrics.json by `make run`; do not edit by hand -->"
