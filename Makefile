@@ -16,8 +16,8 @@ setup:
 	@VENV=$(VENV) scripts/setup.sh
 
 run: setup
-	dvc repro
-	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json')"
+	STREAMPRO_TIMINGS=$(CURDIR)/reports/step_times.json dvc repro
+	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json', 'reports/step_times.json')"
 	@echo; cat reports/report.md; echo "(also reports/report.html, dvc metrics show, dvc plots show)"
 
 test: setup

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from streampro import __version__, steps
 from streampro.config import DEFAULT_PARAMS, ConfigError, load_params
@@ -89,6 +90,18 @@ def parse_command(argv: list[str] | None, table: dict[str, Step] | None = None) 
     return args, extra
 
 
+def record_time(step: Step, kwargs: dict, seconds: float) -> None:
+    """With STREAMPRO_TIMINGS=FILE (``make run`` sets it), add ``{OUT: seconds}`` of this run to FILE (JSON): the
+    README's step times come from there."""
+    path = os.environ.get("STREAMPRO_TIMINGS")
+    if not path or not kwargs.get("out") or os.environ.get("RANK", "0") != "0":
+        return
+    times = json.loads(open(path).read()) if os.path.exists(path) else {}
+    times[str(kwargs["out"])] = round(seconds, 1)
+    with open(path, "w") as f:
+        f.write(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None, table: dict[str, Step] | None = None) -> int:
     table = table or steps.STEPS
     args, extra = parse_command(argv, table)
@@ -98,10 +111,12 @@ def main(argv: list[str] | None = None, table: dict[str, Step] | None = None) ->
     if step.extra_args:
         kwargs[step.extra_args] = extra
     try:
+        started = time.perf_counter()
         if step.params:
             result = step.entry(load_params(args.params, args.profile), **kwargs)
         else:
             result = step.entry(**kwargs)
+        record_time(step, kwargs, time.perf_counter() - started)
     except (ConfigError, RecordError, FileNotFoundError, ValueError) as exc:
         print(f"{step.cli}: error: {exc}", file=sys.stderr)
         return 2

@@ -79,13 +79,16 @@ def submit(host: str | None, pipeline: str = "pipelines/full.py", experiment: st
                       output)
 
 
-def steps(json: bool = False, markdown: bool = False) -> None:
+def steps(json: bool = False, markdown: bool = False, mermaid: bool = False) -> None:
     """Print the step table."""
     from streampro.steps import STEPS
+    from streampro.steptable import mermaid as flowchart
     from streampro.steptable import table_markdown, table_rows
 
     rows = table_rows(STEPS)
-    if json:
+    if mermaid:
+        print(flowchart(STEPS))
+    elif json:
         import json as json_module
 
         print(json_module.dumps(rows, indent=2))

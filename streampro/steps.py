@@ -340,7 +340,8 @@ _steps = [
          "Print the step table: for every step its CLI command, library entry point, and its dvc stages and KFP tasks "
          "(the same names).", commands.steps,
          (Arg("json", "machine-readable output", switch=True),
-          Arg("markdown", "the table of docs/steps.md", switch=True)),
+          Arg("markdown", "the table of docs/steps.md", switch=True),
+          Arg("mermaid", "the DAG as a Mermaid flowchart (the README's picture)", switch=True)),
          params=False),
 ]
 STEPS: dict[str, Step] = {step.name: step for step in _steps}

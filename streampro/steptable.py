@@ -177,6 +177,24 @@ def table_markdown(steps: dict[str, Step]) -> str:
     return "\n".join(lines)
 
 
+def mermaid(steps: dict[str, Step]) -> str:
+    """The DAG as a Mermaid flowchart (the README's picture): a node per task, an edge per artifact it reads,
+    GPU tasks marked; the world is made by synth (or ingest, for your own videos)."""
+    lines = ["```mermaid", "flowchart LR"]
+    tasks = {t.name: (s, t) for s in steps.values() if s.dag for t in s.dag.tasks}
+    for name, (step, task) in tasks.items():
+        shape = f'{name}(["{name} · GPU"])' if task.gpu else f'{name}["{name}"]'
+        lines.append(f"  {shape}")
+    for name, (step, task) in tasks.items():
+        for artifact, ref in task.inputs.items():
+            producer, _, output = ref.partition(".")
+            producer, output = ("synth", "world") if ref == "world" else (producer, output)
+            lines.append(f"  {producer} -->|{output}| {name}")
+    lines.append("  ingest -.->|world, your videos| rubrics")
+    lines.append("```")
+    return "\n".join(dict.fromkeys(lines))  # (an edge read by two inputs of a task is drawn once)
+
+
 def _imports_in(tree, package: str, root: str, top_only: bool = False) -> set[str]:
     """The package's source files that the parsed ``tree`` imports (inside functions too, unless ``top_only``)."""
     import ast

@@ -249,12 +249,44 @@ def results_block(headline: dict[str, dict]) -> str:
     return "\n".join([RESULTS_START, *lines, RESULTS_END])
 
 
-def update_readme(readme: str, metrics: str) -> None:
-    """Replace the README's results block with the table of ``metrics`` (``make run`` calls it)."""
+TIMES_START = "<!-- step times: rendered from reports/step_times.json by `make run`; do not edit by hand -->"
+TIMES_END = "<!-- /step times -->"
+
+
+def times_block(times: dict[str, float], dvc_yaml: str = "dvc.yaml") -> str:
+    """The README's step times: seconds per dvc stage (matched by its ``--out``) of the last run of each."""
+    import shlex
+
+    import yaml
+
+    stages = yaml.safe_load(open(dvc_yaml))["stages"]
+    lines = ["| stage | seconds |", "|---|---|"]
+    total = 0.0
+    for name, stage in stages.items():
+        words = shlex.split(stage["cmd"])
+        out = words[words.index("--out") + 1] if "--out" in words else None
+        if out in times:
+            lines.append(f"| {name} | {times[out]:.0f} |")
+            total += times[out]
+    lines.append(f"| all | {total:.0f} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: str, metrics: str, times: str | None = None) -> None:
+    """Replace the README's results block with the table of ``metrics``, and its step-times block with the
+    seconds in ``times`` (``make run`` calls it)."""
     with open(readme) as f:
         text = f.read()
     start, end = text.index(RESULTS_START), text.index(RESULTS_END) + len(RESULTS_END)
     with open(metrics) as f:
         block = results_block(json.load(f))
+    text = text[:start] + block + text[end:]
+    if times and TIMES_START in text:
+        import os
+
+        start, end = text.index(TIMES_START), text.index(TIMES_END) + len(TIMES_END)
+        with open(times) as f:
+            timed = times_block(json.load(f), os.path.join(os.path.dirname(os.path.abspath(readme)), "dvc.yaml"))
+        text = text[:start] + f"{TIMES_START}\n{timed}\n{TIMES_END}" + text[end:]
     with open(readme, "w") as f:
-        f.write(text[:start] + block + text[end:])
+        f.write(text)
