@@ -96,6 +96,7 @@ def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world,
     summary = json.loads((sft / "sft_summary.json").read_text())
     assert summary["global_step"] == 6 and summary["resumed_from"] and "checkpoint-" in summary["resumed_from"]
     assert summary["ranks"] == 2 and summary["ranks_in_sync"] is True and summary["global_batch"] == 4
+    assert summary["sharding"] == "ddp"
     assert json.loads((sft / "_COMPLETE.json").read_text())["step"] == "sft"
     assert not (tmp_path / "sft.partial").exists()
     rows = (live / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
@@ -111,3 +112,14 @@ def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world,
     summary = json.loads((grpo / "grpo_summary.json").read_text())
     assert summary["global_step"] == 1 and summary["ranks"] == 2 and summary["ranks_in_sync"] is True
     assert summary["streams_per_step"] == 2
+
+
+def test_fsdp_without_gpus_is_refused_rather_than_run_as_ddp(monkeypatch):
+    """Accelerate shards only on CUDA devices: asked for FSDP on CPU ranks it would train plain DDP, silently."""
+    from streampro.train import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="fsdp shards only on GPUs"):
+        distributed.sharding("fsdp")
+    assert distributed.sharding("ddp") == {"ddp_find_unused_parameters": False}

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 class PretrainedResumeMixin:
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        if getattr(self, "is_fsdp_enabled", False):  # sharded weights: Trainer's FSDP loader
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
         target = self.accelerator.unwrap_model(model if model is not None else self.model)
         loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=next(target.parameters()).dtype)
         missing, unexpected = target.load_state_dict(loaded.state_dict(), strict=False)

@@ -50,8 +50,12 @@ def barrier() -> None:
         dist.barrier()
 
 
-def params_in_sync(model) -> bool:
-    """Whether every rank holds the same parameters (a checksum compared across the ranks; a collective)."""
+def params_in_sync(trainer) -> bool | None:
+    """Whether every rank holds the same parameters (a checksum compared across the ranks; a collective);
+    None under FSDP, whose ranks hold different shards by design."""
+    if sharding_of(trainer) == "fsdp":
+        return None
+    model = trainer.model
     with torch.no_grad():
         total = sum(float(p.detach().double().sum()) + float(p.detach().double().abs().sum()) for p in model.parameters())
     if world() == 1:
@@ -68,12 +72,31 @@ def params_in_sync(model) -> bool:
 WRAPPED_LAYERS = ["Qwen2_5_VLDecoderLayer", "Qwen2_5_VLVisionBlock", "Qwen3VLTextDecoderLayer", "Qwen3VLVisionBlock"]
 
 
-def sharding(kind: str) -> dict:
+def layers_of(model) -> list[str]:
+    """The classes of ``WRAPPED_LAYERS`` that ``model`` has (all of them without a model)."""
+    if model is None:
+        return list(WRAPPED_LAYERS)
+    present = {type(m).__name__ for m in model.modules()}
+    return [name for name in WRAPPED_LAYERS if name in present]
+
+
+def sharding(kind: str, model=None) -> dict:
     """TrainingArguments for ``ddp`` (nothing to add: Accelerate wraps the model in DDP under torchrun)
-    or ``fsdp`` (full sharding of parameters, gradients and optimizer state, one unit per layer)."""
+    or ``fsdp`` (full sharding of parameters, gradients and optimizer state, one unit per decoder layer and
+    vision block of ``model``: Accelerate refuses a listed class the model lacks)."""
     if kind == "ddp":
         return {"ddp_find_unused_parameters": False}
     if kind == "fsdp":
-        return {"fsdp": "full_shard auto_wrap",
-                "fsdp_config": {"transformer_layer_cls_to_wrap": WRAPPED_LAYERS, "use_orig_params": True}}
+        if launched() and not torch.cuda.is_available():  # Accelerate would fall back to DDP without a word
+            raise ValueError("sft.distributed: fsdp shards only on GPUs (Accelerate's FSDP needs CUDA devices); "
+                             "use ddp on the CPU")
+        return {"fsdp": True, "fsdp_config": {"auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "reshard_after_forward": True,
+                                              "transformer_layer_cls_to_wrap": layers_of(model), "use_orig_params": True}}
     raise ValueError(f"unknown distributed mode {kind!r} (ddp | fsdp)")
+
+
+def sharding_of(trainer) -> str:
+    """How the trainer spread the model: ``fsdp``, ``ddp`` or ``none`` (one process)."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return "fsdp"
+    return "ddp" if world() > 1 else "none"

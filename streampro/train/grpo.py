@@ -139,10 +139,10 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     ckpt_dir = trainer.args.output_dir
     last = get_last_checkpoint(ckpt_dir)
     train_or_finish(trainer, last)
-    in_sync = distributed.params_in_sync(trainer.model)  # (a collective: every rank)
+    in_sync = distributed.params_in_sync(trainer)  # (collectives: every rank calls them)
+    trainer.save_model(out)  # rank 0 writes; under FSDP every rank gathers its shards for it
     if not distributed.is_main():
         return {}
-    trainer.model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
                 **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
@@ -150,7 +150,7 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
         write_history(log_path, trainer.state.log_history, LIVE_METRICS)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
-               "ranks": distributed.world(), "ranks_in_sync": in_sync,
+               "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
                "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
     storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")

@@ -165,7 +165,7 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     has_tb = _has_tensorboard()
     args = SFTConfig(
         output_dir=ckpt_dir, max_steps=max_steps or cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, **distributed.sharding(cfg.distributed),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, **distributed.sharding(cfg.distributed, model),
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=min(20, (max_steps or cfg.max_steps) // 10),
         weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         report_to=["tensorboard"] if has_tb else [], seed=params.seed,
@@ -182,18 +182,19 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     if last:
         log.info("sft: resuming from %s", last)
     result = train_or_finish(trainer, last)
-    in_sync = distributed.params_in_sync(trainer.model)  # (a collective: every rank)
+    in_sync = distributed.params_in_sync(trainer)  # (collectives: every rank calls them)
+    trainer.save_model(out)  # rank 0 writes; under FSDP every rank gathers its shards for it
+    probe = decision_probabilities(trainer.model, fmt, probe_batch, loss_config)  # (a forward: every rank, for FSDP)
     if not distributed.is_main():
         return {}
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
         write_history(log_path, trainer.state.log_history, LIVE_METRICS)
-    trainer.model.save_pretrained(out)
     processor.save_pretrained(out)
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
-               "ranks": distributed.world(), "ranks_in_sync": in_sync,
+               "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
                "global_batch": cfg.batch_size * cfg.gradient_accumulation_steps * distributed.world(),
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
-               **decision_probabilities(trainer.model, fmt, probe_batch, loss_config)}
+               **probe}
     storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
