@@ -61,8 +61,17 @@ def run_task(step_name: str, sections: dict, values: dict[str, Any], table: dict
     outputs = [arg.dag for arg in step.args if isinstance(arg.dag, Out)]
     for out in outputs:
         values[out.artifact].metadata.update(scalars)
+    remote = dag.trainjob and typed.orchestration.train.total_gpus > 1  # the TrainJob wrote to the artifact's URI
     for kind, file in dag.ui.items():
-        shutil.copy(os.path.join(values[outputs[0].artifact].path, file), values[kind].path)
+        if values.get(kind) is None:
+            continue
+        if remote:
+            from streampro import storage
+
+            with open(values[kind].path, "w") as f:
+                f.write(storage.read_text(_uri(values[outputs[0].artifact], file)))
+        else:
+            shutil.copy(os.path.join(values[outputs[0].artifact].path, file), values[kind].path)
     return result
 
 

@@ -225,6 +225,7 @@ _steps = [
           Arg("max_steps", "override sft.max_steps", int)),
          dag=Dag((Task("sft", {"base_model": "prepare.model", "trajectories": "slice.trajectories"}, gpu=True),), image="gpu",
                  cache=False, metrics=_sft_metrics, trainjob="sft_summary.json",
+                 ui={"html": "training.html", "markdown": "training.md"},
                  params=("seed", "model", "sft", "slice", "orchestration"))),
     Step("grpo", "GRPO with format, turn and trajectory rewards over whole streams (TRL GRPOTrainer)",
          "From the SFT model, roll out each rl stream grpo.num_generations times turn by turn (KV cache, temperature "
@@ -244,6 +245,7 @@ _steps = [
          dag=Dag((Task("grpo", {"sft_model": "sft.model", "trajectories": "slice.trajectories",
                                 "rl_items": "rubrics.rl_items"}, gpu=True),),
                  image="gpu", cache=False, judge_key=True, metrics=_grpo_metrics, trainjob="grpo_summary.json",
+                 ui={"html": "training.html", "markdown": "training.md"},
                  params=("seed", "model", "grpo", "bench", "orchestration"))),
     Step("bench", "run and score every policy on the bench split (StreamPro-F1)",
          "For each policy in params.yaml bench.policies (or --policies): run it over the bench trajectories, score it, "
@@ -265,7 +267,8 @@ _steps = [
                        {"policies": ["model"], "model_name": "sft"}, gpu=True),
                   Task("bench_grpo", {**BENCH_INPUTS, "model": "grpo.model"},
                        {"policies": ["model"], "model_name": "grpo"}, gpu=True)),
-                 image="gpu", judge_key=True, metrics=_bench_metrics, params=("seed", "bench", "model"))),
+                 image="gpu", judge_key=True, metrics=_bench_metrics, params=("seed", "bench", "model"),
+                 ui={"html": "report.html", "markdown": "report.md"})),
     Step("report", "one table comparing every policy scored",
          "Collect BENCH_DIR/*/metrics.json from one or more bench outputs and write OUT/metrics.json "
          "({policy: metrics}), report.md, report.html and per_task_f1.json.", report,

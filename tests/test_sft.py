@@ -61,6 +61,8 @@ def test_training_lowers_the_loss(tmp_path, sliced_world):
     last = json.loads((tmp_path / "live" / "metrics.json").read_text())
     assert last["step"] == 12 and last["heldout_loss"] == held[-1][1] and "loss" in last
     assert (out / "model.safetensors").exists()
+    assert "| heldout_loss |" in (out / "training.md").read_text()  # what the Kubeflow UI shows of the step
+    assert "data:image/png;base64," in (out / "training.html").read_text()
     load_model(str(out))  # the saved folder loads like any checkpoint, processor included
 
 

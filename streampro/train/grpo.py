@@ -31,7 +31,7 @@ from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.rewards import FormatReward, TrajectoryReward, TurnReward
 from streampro.train.rollout import play_episode
-from streampro.train.tracking import LiveMetrics, write_history
+from streampro.train.tracking import LiveMetrics, history_rows, write_history, write_training_pages
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     if not distributed.is_main():
         return {}
     trainer.processing_class.save_pretrained(out)
+    write_training_pages(out, history_rows(trainer.state.log_history, LIVE_METRICS), "GRPO: reward and its components")
     history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
                 **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
                for e in trainer.state.log_history if "reward" in e]

@@ -31,7 +31,7 @@ from streampro.timing import turn_label
 from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.losses import LossConfig, stream_loss
-from streampro.train.tracking import LiveMetrics, write_history
+from streampro.train.tracking import LiveMetrics, history_rows, write_history, write_training_pages
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,8 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
         write_history(log_path, trainer.state.log_history, LIVE_METRICS)
     processor.save_pretrained(out)
+    write_training_pages(out, history_rows(trainer.state.log_history, LIVE_METRICS), "SFT: loss, held-out loss, "
+                         "P(</Response>) where due and elsewhere")
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "loss": cfg.loss,
                "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
                "global_batch": cfg.batch_size * cfg.gradient_accumulation_steps * distributed.world(),

@@ -47,11 +47,7 @@ def write_history(folder: str, history: list[dict], names: dict[str, str]) -> li
     to their values), by step. Returns the rows written."""
     import shutil
 
-    rows = []
-    for entry in history:
-        row = {name: float(entry[key]) for key, name in names.items() if key in entry}
-        if row and "step" in entry:
-            rows.append({"step": int(entry["step"]), **row})
+    rows = history_rows(history, names)
     shutil.rmtree(folder, ignore_errors=True)
     live = _live(folder)
     for row in rows:
@@ -62,3 +58,43 @@ def write_history(folder: str, history: list[dict], names: dict[str, str]) -> li
     live.make_summary()
     live.end()
     return rows
+
+
+def history_rows(history: list[dict], names: dict[str, str]) -> list[dict]:
+    """The rows of a trainer's ``log_history`` that carry ``names``' keys (renamed to their values), by step."""
+    rows = []
+    for entry in history:
+        row = {name: float(entry[key]) for key, name in names.items() if key in entry}
+        if row and "step" in entry:
+            rows.append({"step": int(entry["step"]), **row})
+    return rows
+
+
+def write_training_pages(out: str, rows: list[dict], title: str) -> None:
+    """``training.md`` (first and last logged values) and ``training.html`` (the curves) in ``out``: what the
+    Kubeflow UI shows of a training step."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in (rows[0] if rows else {}) if k != "step"]
+    lines = [f"# {title}", "", "| metric | first | last |", "|---|---|---|"]
+    lines += [f"| {n} | {rows[0].get(n, float('nan')):.4g} | {rows[-1].get(n, float('nan')):.4g} |" for n in names]
+    with open(os.path.join(out, "training.md"), "w") as f:
+        f.write("\n".join(lines) + f"\n\n{len(rows)} logged steps, the last at step {rows[-1]['step'] if rows else 0}.\n")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for n in names:
+        ax.plot([r["step"] for r in rows if n in r], [r[n] for r in rows if n in r], label=n)
+    ax.set(title=title, xlabel="step")
+    ax.legend(fontsize=8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode()
+    with open(os.path.join(out, "training.html"), "w") as f:
+        f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+                f"<h1>{title}</h1><img src='data:image/png;base64,{image}'></body></html>\n")
