@@ -47,10 +47,10 @@ def endpoint():
     server.shutdown()
 
 
-def _judge(url, tmp_path, monkeypatch):
+def _judge(url, tmp_path, monkeypatch, retries=4):
     monkeypatch.setenv("JUDGE_KEY", "sk-test")
     return make_judge("openai", url=url, model="judge-7b", cache_dir=str(tmp_path / "cache"),
-                      api_key_env="JUDGE_KEY", backoff=0.01)
+                      api_key_env="JUDGE_KEY", retries=retries)
 
 
 def test_scores_and_caches(endpoint, tmp_path, monkeypatch):
@@ -88,8 +88,9 @@ def test_malformed_answers_fail_clearly(endpoint, tmp_path, monkeypatch, content
 
 def test_gives_up_after_retries(endpoint, tmp_path, monkeypatch):
     FakeEndpoint.replies = [(500, "down")]
-    with pytest.raises(JudgeError, match="gave up after 5 attempts"):
-        _judge(endpoint, tmp_path, monkeypatch).score(ITEM, ITEM.answers[0], "red")
+    with pytest.raises(JudgeError, match="gave up after 3 attempts"):
+        _judge(endpoint, tmp_path, monkeypatch, retries=2).score(ITEM, ITEM.answers[0], "red")
+    assert len(FakeEndpoint.requests) == 3
 
 
 def test_rubrics_step_writes_checkpoints_for_items_without_them(endpoint, tmp_path, monkeypatch):

@@ -1,7 +1,8 @@
 """The ``openai`` judge: any OpenAI-compatible chat-completions endpoint (vLLM, a hosted API, ...).
 
 It asks for a JSON object ``{"explanation": str, "score": int}`` (0–5 for answers, 0/1 for rubric
-checkpoints), retries transient errors (connection failures, HTTP 429 and 5xx) with back-off, and
+checkpoints) through the ``openai`` SDK (``base_url`` = the endpoint; the SDK retries connection
+failures, timeouts, HTTP 408/409/429 and 5xx with exponential back-off and honours ``Retry-After``), and
 fails with :class:`JudgeError` on a malformed answer. Every call is cached on disk under
 ``cache_dir``, keyed by the endpoint, its model and the full request, so re-scoring is free and
 reproducible. The API key, if the endpoint needs one, comes from the environment variable named by
@@ -12,9 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from streampro.bench.grading import SCALE, calibration_text
@@ -64,36 +62,26 @@ class OpenAIJudge(Judge):
     name = "openai"
 
     def __init__(self, url: str, model: str, cache_dir: str = ".judge_cache", api_key_env: str = "OPENAI_API_KEY",
-                 retries: int = 4, timeout: float = 60.0, backoff: float = 1.0):
-        self.url = url.rstrip("/")
-        if not self.url.endswith("/chat/completions"):
-            self.url += "/chat/completions"
-        self.model, self.cache = model, Path(cache_dir)
-        self.api_key = os.environ.get(api_key_env)
-        self.retries, self.timeout, self.backoff = retries, timeout, backoff
-        self.calls = 0  # requests actually sent (cache misses)
+                 retries: int = 4, timeout: float = 60.0):
+        from openai import OpenAI
+
+        base = url.rstrip("/")
+        base = base[: -len("/chat/completions")] if base.endswith("/chat/completions") else base
+        self.url = base + "/chat/completions"  # (the cache key: which endpoint answered)
+        self.model, self.cache, self.retries = model, Path(cache_dir), retries
+        self.client = OpenAI(base_url=base, api_key=os.environ.get(api_key_env) or "none", max_retries=retries,
+                             timeout=timeout)
 
     def _post(self, payload: dict) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        body = json.dumps(payload).encode()
-        last = None
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-            try:
-                self.calls += 1
-                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                    return json.loads(reply.read())
-            except urllib.error.HTTPError as exc:
-                if exc.code != 429 and exc.code < 500:
-                    raise JudgeError(f"{self.url}: HTTP {exc.code}: {exc.read()[:300]!r}") from None
-                last = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if attempt < self.retries:
-                time.sleep(self.backoff * 2**attempt)
-        raise JudgeError(f"{self.url}: gave up after {self.retries + 1} attempts ({last})")
+        import openai
+
+        try:
+            return self.client.chat.completions.create(**payload).model_dump()
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+            raise JudgeError(f"{self.url}: gave up after {self.retries + 1} attempts ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
+        except openai.APIStatusError as exc:
+            raise JudgeError(f"{self.url}: HTTP {exc.status_code}: {str(exc)[:300]}") from None
 
     def ask_json(self, system: str, user: str, check) -> dict:
         """The endpoint's JSON answer to one request, validated by ``check`` (which raises JudgeError) and
