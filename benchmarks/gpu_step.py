@@ -22,7 +22,7 @@ from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLForCondition
 
 from streampro.model import runtime
 from streampro.model.format import StreamFormat, StreamTurn
-from streampro.model.qwen_vocab import ADDED_TOKENS, FIRST_ADDED_ID, VOCAB_ROWS, qwen25_vl_config
+from streampro.model.qwen_vocab import ADDED_IDS, VOCAB_ROWS, qwen25_vl_config
 from streampro.model.stream import StreamingModel
 from streampro.policy import Stream
 from streampro.timing import turn_label
@@ -31,7 +31,7 @@ from streampro.train.losses import LossConfig, stream_loss
 
 def qwen25_vl_3b_config() -> Qwen2_5_VLConfig:
     """Qwen2.5-VL-3B-Instruct's published shape, with random weights."""
-    ids = dict(zip((t for t, _ in ADDED_TOKENS), range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(ADDED_TOKENS))))
+    ids = ADDED_IDS
     return Qwen2_5_VLConfig(
         text_config={"vocab_size": VOCAB_ROWS, "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
                      "num_attention_heads": 16, "num_key_value_heads": 2, "max_position_embeddings": 128000,

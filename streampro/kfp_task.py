@@ -50,7 +50,8 @@ def run_task(step_name: str, sections: dict, values: dict[str, Any], table: dict
     params = {**Params().model_dump(mode="json"), **sections}  # each section given whole
     typed = params_from_dict(params, "pipeline params")
     dag = step.dag
-    if dag.trainjob and typed.orchestration.train.total_gpus > 1:
+    remote = bool(dag.trainjob) and typed.orchestration.train.total_gpus > 1  # a TrainJob writes to the URIs
+    if remote:
         result = run_as_trainjob(step, params, typed, values)
     else:
         result = step.entry(typed, **entry_arguments(step, values))
@@ -61,7 +62,6 @@ def run_task(step_name: str, sections: dict, values: dict[str, Any], table: dict
     outputs = [arg.dag for arg in step.args if isinstance(arg.dag, Out)]
     for out in outputs:
         values[out.artifact].metadata.update(scalars)
-    remote = dag.trainjob and typed.orchestration.train.total_gpus > 1  # the TrainJob wrote to the artifact's URI
     for kind, file in dag.ui.items():
         if values.get(kind) is None:
             continue

@@ -146,15 +146,16 @@ def step_output(out: str, step: str, inputs: Iterable[str | None] = (), keep: tu
     storage.write_text(storage.join(out, MARKER), json.dumps(marker, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def fetched(uri: str | None) -> str | None:
+def fetched(uri: str | None, download: bool = True) -> str | None:
     """A local copy of the folder ``uri`` (a model at gs://, for tools that load only local folders);
-    ``uri`` itself when local. Each machine fetches it once per run (the same folder for its ranks)."""
+    ``uri`` itself when local. The copy's place depends only on ``uri`` (the same folder for every rank of
+    a machine); ``download`` False only names it (another rank fetches)."""
     if not uri or not storage.is_remote(uri):
         return uri
     import tempfile
 
     local = os.path.join(tempfile.gettempdir(), "streampro-fetched", hashlib.sha256(uri.encode()).hexdigest()[:12])
-    if not os.path.exists(os.path.join(local, MARKER)):
+    if download and not os.path.exists(os.path.join(local, MARKER)):
         storage.remove(local)
         storage.download_tree(uri, local + ".partial")
         os.replace(local + ".partial", local)

@@ -38,6 +38,7 @@ ADDED_TOKENS = [
     ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
     ("<|repo_name|>", False), ("<|file_sep|>", False),
 ]
+ADDED_IDS = {token: FIRST_ADDED_ID + k for k, (token, _) in enumerate(ADDED_TOKENS)}  # "<|image_pad|>": 151655, ...
 QWEN3_ADDED = [("<tool_response>", False), ("</tool_response>", False), ("<think>", False), ("</think>", False)]
 FAMILIES = ("qwen2.5-vl", "qwen3-vl")
 # Qwen2's pre-tokenizer: contractions, letters, single digits, punctuation runs, newlines, spaces.
@@ -94,7 +95,7 @@ def qwen25_vl_config(hidden: int = 64, layers: int = 2, heads: int = 2, vision_h
     """Qwen2.5-VL at tiny width with the real vocabulary size and token ids."""
     half = hidden // heads // 2
     h = w = (half - half // 4) // 2
-    ids = dict(zip((t for t, _ in ADDED_TOKENS), range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(ADDED_TOKENS))))
+    ids = ADDED_IDS
     return Qwen2_5_VLConfig(
         text_config={
             "vocab_size": VOCAB_ROWS, "hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": layers,
@@ -116,7 +117,7 @@ def qwen3_vl_config(hidden: int = 64, layers: int = 2, heads: int = 2, vision_hi
     """Qwen3-VL at tiny width with the real vocabulary size and token ids."""
     half = hidden // heads // 2
     h = w = (half - half // 3) // 2
-    ids = dict(zip((t for t, _ in ADDED_TOKENS), range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(ADDED_TOKENS))))
+    ids = ADDED_IDS
     return Qwen3VLConfig(
         text_config={
             "vocab_size": VOCAB_ROWS, "hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": layers,

@@ -9,9 +9,13 @@ checkpoints' shared files, logs, plots, the step output's marker); the other ran
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
+
+from streampro.outputs import StepOutput, fetched, staged, step_output
 
 
 def launched() -> bool:
@@ -48,6 +52,35 @@ def node_main() -> bool:
 def barrier() -> None:
     if world() > 1:
         dist.barrier()
+
+
+def global_counts(counts: list[int], device: torch.device | str = "cpu") -> list[int]:
+    """``counts`` summed over every rank (each rank must call it: it is a collective)."""
+    if world() == 1:
+        return list(counts)
+    total = torch.tensor(counts, dtype=torch.int64, device=device)
+    dist.all_reduce(total)
+    return [int(n) for n in total.tolist()]
+
+
+def fetch(uri: str | None) -> str | None:
+    """A local copy of the folder ``uri`` (gs://), fetched once per machine by its first rank; ``uri`` itself
+    when local."""
+    if node_main():
+        fetched(uri)
+    barrier()
+    return fetched(uri, download=False)
+
+
+@contextmanager
+def training_output(out: str, step: str, inputs: list[str | None], keep: tuple[str, ...],
+                    settings: object) -> Iterator[StepOutput]:
+    """A training step's output as every rank sees it: a local folder (staged when ``out`` is gs://), which
+    rank 0 commits (marked complete) once every rank is through."""
+    sync, main = barrier, is_main()
+    with staged(out, keep, sync, main, node_main()) as local, \
+            step_output(local, step, inputs, keep=keep, settings=settings, sync=sync, main=main) as output:
+        yield output
 
 
 def params_in_sync(trainer) -> bool | None:

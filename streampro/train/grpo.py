@@ -22,7 +22,7 @@ from streampro import storage
 from streampro.bench.judges import judge_from
 from streampro.config import Params
 from streampro.data.parquet import read_trajectories
-from streampro.outputs import IncompleteOutput, code_fingerprint, fingerprint, fetched, staged, step_output
+from streampro.outputs import IncompleteOutput, code_fingerprint, fingerprint
 from streampro.model import runtime
 from streampro.model.prepare import decision_ids
 from streampro.model.stream import StreamingModel
@@ -163,13 +163,9 @@ def train_grpo(params: Params, model_path: str, trajectories: str, items: str, o
     """GRPO from the SFT model at ``model_path`` on the rl trajectories, rewarded against ``items`` (the
     rl items, with their rubrics); saves the model to ``out`` (atomically, keeping ``checkpoints/``)."""
     distributed.init()
-    sync, main = distributed.barrier, distributed.is_main()
-    model_path = fetched(model_path) if distributed.node_main() else model_path
-    sync()
-    model_path = fetched(model_path)
-    with staged(out, ("checkpoints",), sync, main, distributed.node_main()) as local, \
-            step_output(local, "grpo", [model_path, trajectories, items], keep=("checkpoints",),
-                        settings=run_settings(params, model_path, trajectories, items), sync=sync, main=main) as output:
+    model_path = distributed.fetch(model_path)
+    with distributed.training_output(out, "grpo", [model_path, trajectories, items], ("checkpoints",),
+                                     run_settings(params, model_path, trajectories, items)) as output:
         summary = _train_grpo(params, model_path, trajectories, items, output.path, log_path, max_steps)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary

@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
+
+from streampro.train.distributed import global_counts, world
 
 IGNORE = -100
 
@@ -48,20 +49,6 @@ def cb_stream_class_weights(counts: list[int], beta: float) -> list[float]:
     present = sum(1 for n in counts if n > 0)
     total = sum(inverse)
     return [w / total * present if total else 0.0 for w in inverse]
-
-
-def world() -> int:
-    """The number of ranks whose micro-batches make the global one (1 outside a distributed run)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def global_counts(counts: list[int], device: torch.device | str = "cpu") -> list[int]:
-    """``counts`` summed over every rank (each rank must call it: it is a collective)."""
-    if world() == 1:
-        return list(counts)
-    total = torch.tensor(counts, dtype=torch.int64, device=device)
-    dist.all_reduce(total)
-    return [int(n) for n in total.tolist()]
 
 
 def cb_stream_weights(targets: torch.Tensor, cfg: LossConfig, counts: list[int] | None = None) -> torch.Tensor:

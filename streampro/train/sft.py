@@ -25,7 +25,7 @@ from streampro.data.parquet import read_trajectories
 from streampro.model import runtime
 from streampro.model.format import StreamFormat, StreamTurn
 from streampro.model.tiny import build_tiny_model
-from streampro.outputs import code_fingerprint, fingerprint, fetched, staged, step_output
+from streampro.outputs import code_fingerprint, fingerprint
 from streampro.schema import Trajectory
 from streampro.timing import turn_label
 from streampro.train import distributed
@@ -214,13 +214,9 @@ def train_sft(params: Params, trajectories: str, out: str, eval_trajectories: st
     """Train from ``model`` (a prepared checkpoint; default params.yaml model.name_or_path), save the model
     and processor to ``out`` (atomically, keeping ``checkpoints/`` to resume from), and return a summary."""
     distributed.init()
-    sync, main = distributed.barrier, distributed.is_main()
-    model = fetched(model) if distributed.node_main() else model
-    sync()
-    model = fetched(model)
-    with staged(out, ("checkpoints", "base"), sync, main, distributed.node_main()) as local, \
-            step_output(local, "sft", [trajectories, model], keep=("checkpoints", "base"),
-                        settings=run_settings(params, trajectories, model), sync=sync, main=main) as output:
+    model = distributed.fetch(model)
+    with distributed.training_output(out, "sft", [trajectories, model], ("checkpoints", "base"),
+                                     run_settings(params, trajectories, model)) as output:
         summary = _train_sft(params, trajectories, output.path, eval_trajectories, log_path, max_steps, model)
         output.counts = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return summary
