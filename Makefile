@@ -5,10 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lock clean help images
+.PHONY: setup run test lock clean help images ablate learn
 help:
 	@echo "make run   - set up .venv and run the pipeline end to end (dvc repro)"
 	@echo "make test  - set up .venv and run the tests"
+	@echo "make ablate - the paper's ablations (CE / focal / CB-Stream SFT, SFT->GRPO) over 3 seeds: reports/ablation.md"
+	@echo "make learn - the DAG with profiles/learn.yaml (a longer CPU run) into data/learn, reports/learn"
 	@echo "make lock  - regenerate requirements.lock from the current .venv"
 	@echo "make images - build and push the CPU and GPU images, tagged as params.yaml orchestration says"
 
@@ -19,6 +21,21 @@ run: setup
 	STREAMPRO_TIMINGS=$(CURDIR)/reports/step_times.json dvc repro
 	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json', 'reports/step_times.json')"
 	@echo; cat reports/report.md; echo "(also reports/report.html, dvc metrics show, dvc plots show)"
+
+# The paper's ablations on the world of `make run` (built first when missing): resumable, ~75 min on 2 cores.
+# ABLATE_PROFILE=profiles/ci.yaml for a quick one-seed pass.
+ablate: setup
+	dvc repro slice
+	streampro ablate --trajectories data/sliced --items data/synth/items/bench.jsonl --rl-items data/rubrics/rl.jsonl \
+	  --out data/ablation --report reports $(if $(ABLATE_PROFILE),--profile $(ABLATE_PROFILE))
+	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json')"
+	@cat reports/ablation.md
+
+# The DAG under profiles/learn.yaml (more data and steps; <= 60 min on 2 cores), beside the default run's results.
+learn: setup
+	python scripts/run_profile.py profiles/learn.yaml --name learn
+	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json')"
+	@cat reports/learn/report.md
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)

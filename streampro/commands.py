@@ -26,6 +26,13 @@ def bench_score(params: Params, items: str, predictions: str, out: str, judge: s
     return score_file(items, predictions, out, judge_from(params.bench, judge))
 
 
+def ablate(params: Params, trajectories: str, items: str, rl_items: str, out: str, report: str) -> dict:
+    """The paper's loss and stage ablations over training seeds, on one world."""
+    from streampro.ablation import run_ablation
+
+    return run_ablation(params, trajectories, items, rl_items, out, report)
+
+
 def peers(format: str, annotations: str, out: str, video_root: str | None = None) -> dict:
     """Import a peer benchmark's annotations as bench items."""
     from streampro.bench.peers import import_peer, write_import

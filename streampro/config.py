@@ -46,9 +46,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 class SplitSizes(_Section):
-    sft: int = Field(42, ge=0)
-    rl: int = Field(14, ge=0)
-    bench: int = Field(21, ge=0)
+    sft: int = Field(700, ge=0)
+    rl: int = Field(70, ge=0)
+    bench: int = Field(70, ge=0)
 
     def as_dict(self) -> dict[str, int]:
         return {"sft": self.sft, "rl": self.rl, "bench": self.bench}
@@ -60,7 +60,7 @@ class SynthParams(_Section):
     videos: SplitSizes = SplitSizes()
     min_duration: int = Field(20, ge=20, description="shortest video, whole seconds")
     max_duration: int = Field(30, ge=20, description="longest video, whole seconds")
-    fps: int = Field(10, ge=1, le=60, description="frame rate of the rendered MP4 files")
+    fps: int = Field(2, ge=1, le=60, description="frame rate of the rendered MP4 files")
     size: int = Field(128, ge=32, le=1024, description="frame width and height in pixels")
     tasks: list[str] = ["EU", "OU", "AA", "TP", "TG", "GP", "RF"]
 
@@ -100,13 +100,13 @@ class SFTParams(_Section):
     lambda_text: float = Field(2.0, ge=0.0)
     focal_gamma: float = Field(2.0, ge=0.0)
     learning_rate: float = Field(3e-3, gt=0)
-    max_steps: int = Field(300, ge=1)
+    max_steps: int = Field(800, ge=1)
     batch_size: int = Field(4, ge=1, description="per device; global batch = batch_size x accumulation x ranks")
     gradient_accumulation_steps: int = Field(1, ge=1)
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: replicate (ddp) or shard (fsdp)")
     weight_decay: float = Field(0.0, ge=0)
     logging_steps: int = Field(10, ge=1)
-    save_steps: int = Field(100, ge=1)
+    save_steps: int = Field(200, ge=1)
 
 
 class RewardWeights(_Section):
@@ -120,9 +120,11 @@ class GRPOParams(_Section):
     temperature: float = Field(1.0, gt=0)
     tau: float = Field(8.0, gt=0)
     beta: float = Field(0.0, ge=0)
-    learning_rate: float = Field(2e-5, gt=0)
-    max_steps: int = Field(40, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    max_steps: int = Field(30, ge=1)
     save_steps: int = Field(10, ge=1)
+    streams_per_step: int = Field(2, ge=1, description="distinct rl streams per step and process, each rolled out "
+                                  "num_generations times (the paper's global batch is 16)")
     reward_weights: RewardWeights = RewardWeights()
 
 
@@ -195,6 +197,14 @@ class OrchestrationParams(_Section):
     judge_secret_key: str = "api-key"
 
 
+class AblationParams(_Section):
+    """``streampro ablate``: the paper's ablations on the embedded world (streampro/ablation.py)."""
+
+    seeds: list[int] = Field([0, 1, 2], min_length=1, description="training seeds (the world stays params' seed)")
+    losses: list[Literal["ce", "focal", "cb_stream"]] = Field(["ce", "focal", "cb_stream"], min_length=1)
+    grpo: bool = Field(True, description="also SFT (cb_stream) -> GRPO")
+
+
 class Params(_Section):
     seed: int = 0
     max_dead_letter_share: float = Field(0.5, ge=0, le=1, description="a step fails when more of its inputs "
@@ -207,6 +217,7 @@ class Params(_Section):
     grpo: GRPOParams = GRPOParams()
     bench: BenchParams = BenchParams()
     orchestration: OrchestrationParams = OrchestrationParams()
+    ablation: AblationParams = AblationParams()
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

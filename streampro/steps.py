@@ -298,6 +298,18 @@ _steps = [
           Arg("out", "output folder", required=True),
           Arg("judge", "default: params.yaml bench.judge", choices=("rule", "openai"))),
          command=("bench", "score")),
+    Step("ablate", "the paper's ablations: SFT with CE, focal, CB-Stream, and SFT -> GRPO, over training seeds",
+         "For each training seed of params.yaml ablation.seeds, train SFT with each loss of ablation.losses and (with "
+         "ablation.grpo) GRPO from the CB-Stream model, on the one world sliced under --trajectories, and bench each; "
+         "every arm and seed under OUT/ARM-sSEED/ (a finished one is kept, an unfinished one resumes from its "
+         "checkpoints). Writes REPORT/ablation.md and ablation.json: mean +- std over the seeds per dimension and "
+         "W-Avg, beside the paper's 3B table.", commands.ablate,
+         (Arg("trajectories", "the sliced world (its sft, rl and bench splits)", required=True),
+          Arg("items", "the bench items (items/bench.jsonl)", required=True),
+          Arg("rl_items", "the rl items with their rubrics (GRPO's ground truth)", required=True),
+          Arg("out", "output folder for the arms' models and bench results", required=True),
+          Arg("report", "folder for ablation.md and ablation.json", default="reports")),
+         show=lambda r: {arm: v["overall_w_avg"] for arm, v in r["arms"].items()}),
     Step("stream", "watch a video with a streaming model and print its responses as it plays",
          "Decode VIDEO at slice.sample_fps, feed it turn by turn to the model (KV cache, sliding window of "
          "model.window_turns), ask QUESTION at --query-time, and print every response with its time.", commands.stream,

@@ -9,7 +9,7 @@ LAYERS = {
     3: {"bench"},
     4: {"model"},
     5: {"train"},
-    6: {"steptable", "steps", "commands"},
+    6: {"steptable", "steps", "commands", "ablation"},
     7: {"cli", "kfp_task", "submit", "trainjob"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

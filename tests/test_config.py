@@ -32,7 +32,9 @@ def test_params_yaml_is_the_embedded_default():
     from streampro.config import Params
 
     assert Params() == params  # the packaged defaults a run outside the repo uses are the same values
-    assert sum(params.synth.videos.as_dict().values()) <= 100 and params.synth.max_duration <= 30
+    # sized for minutes on 2 CPU cores: short videos at a low frame rate, a bench of 10 items per task
+    assert sum(params.synth.videos.as_dict().values()) <= 1000 and params.synth.max_duration <= 30
+    assert params.synth.fps <= 2 and params.synth.videos.bench >= 10 * len(params.synth.tasks)
 
 
 def test_paper_profile_carries_the_papers_values():

@@ -51,9 +51,12 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, synth_world, sliced_world, sft_m
     trainer._generate_and_score_completions = spy
     trainer.train()
 
-    # G rollouts per sample, with non-zero advantages
+    # G rollouts of each of grpo.streams_per_step streams per step, with non-zero advantages
+    per_step = params.grpo.streams_per_step
+    assert per_step == 2
     for episodes, _, _, item_ids in checks:
-        assert len(episodes) == 4 and len(set(item_ids)) == 1
+        assert len(episodes) == 4 * per_step and len(set(item_ids)) == per_step
+        assert all(item_ids.count(i) == 4 for i in item_ids)
     assert any(bool((a != 0).any()) for a in advantages)
     # the rewards TRL logged per step are those of the episodes played, weighted as params.yaml says
     weights = params.grpo.reward_weights
@@ -149,3 +152,12 @@ def test_a_finished_run_is_not_reused_when_its_items_change(tmp_path, synth_worl
     other = tmp_path / "rl.jsonl"  # the same answers, other rubrics: other rewards
     storage.write_records(str(other), [i.model_copy(update={"rubric": i.rubric[:1]}) for i in storage.read_items(items)])
     assert train_grpo(params, str(sft_dir), str(sliced_world / "rl"), str(other), out, max_steps=1)["resumed_from"] is None
+
+
+def test_fewer_rl_streams_than_a_step_takes_is_an_error_not_a_run_of_no_steps(tmp_path, synth_world, sliced_world,
+                                                                             tiny_model):
+    params = params_from_dict(yaml.safe_load((REPO / "params.yaml").read_text()))
+    params = params.model_copy(update={"grpo": params.grpo.model_copy(update={"streams_per_step": 3})})
+    with pytest.raises(ValueError, match=r"2 rl stream\(s\), fewer than one step takes \(grpo.streams_per_step 3"):
+        build_trainer(params, str(tiny_model), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"),
+                      str(tmp_path / "grpo"))

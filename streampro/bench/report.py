@@ -234,18 +234,26 @@ RESULTS_END = "<!-- /results -->"
 STAGE_OF = {"model-sft": "bench_sft", "model-grpo": "bench_grpo"}  # the dvc stage that scores each row
 
 
-def results_block(headline: dict[str, dict]) -> str:
+def results_block(headline: dict[str, dict], learn: dict[str, dict] | None = None, ablation: dict | None = None) -> str:
     """The README's results table: a row per policy of ``reports/metrics.json``, baselines first, with the
-    dvc stage that reproduces it."""
+    dvc stage that reproduces it; then the trained models of ``make learn`` (``reports/learn/metrics.json``)
+    and the ablation's arms (``reports/ablation.json``, mean ± std over its seeds), when given."""
     order = ["silent", "every-turn", "random", "prior", "oracle"]
     policies = sorted(headline, key=lambda p: (order.index(p) if p in order else len(order), p))
     lines = ["| policy | W-Avg | Avg | PU | TR | PA | reproduce |", "|---|---|---|---|---|---|---|"]
+    keys = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")
+
+    def row(name: str, m: dict, how: str) -> str:
+        return f"| {name} | " + " | ".join("" if m.get(k) is None else f"{m[k]:.1f}" for k in keys) + f" | {how} |"
+
     for policy in policies:
-        m = headline[policy]
-        cells = [m.get(k) for k in ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")]
-        stage = STAGE_OF.get(policy, "bench")
-        lines.append(f"| {policy} | " + " | ".join("" if c is None else f"{c:.1f}" for c in cells)
-                     + f" | `dvc repro {stage}` |")
+        lines.append(row(policy, headline[policy], f"`dvc repro {STAGE_OF.get(policy, 'bench')}`"))
+    for policy in sorted(p for p in learn or {} if p.startswith("model-")):
+        lines.append(row(f"{policy} (longer: profiles/learn.yaml)", learn[policy], "`make learn`"))
+    for arm, stats in (ablation or {}).get("arms", {}).items():
+        n = len(ablation.get("seeds", []))
+        cells = " | ".join(f"{stats[k]['mean']:.1f} ± {stats[k]['std']:.1f}" if k in stats else "" for k in keys)
+        lines.append(f"| ablation: {stats.get('title', arm)} ({n} seed{'s' * (n > 1)}) | {cells} | `make ablate` |")
     return "\n".join([RESULTS_START, *lines, RESULTS_END])
 
 
@@ -278,12 +286,17 @@ def update_readme(readme: str, metrics: str, times: str | None = None) -> None:
     with open(readme) as f:
         text = f.read()
     start, end = text.index(RESULTS_START), text.index(RESULTS_END) + len(RESULTS_END)
+    import os
+
+    def optional(path: str) -> dict | None:
+        return json.load(open(path)) if os.path.exists(path) else None
+
+    folder = os.path.dirname(metrics)
     with open(metrics) as f:
-        block = results_block(json.load(f))
+        block = results_block(json.load(f), optional(os.path.join(folder, "learn", "metrics.json")),
+                              optional(os.path.join(folder, "ablation.json")))
     text = text[:start] + block + text[end:]
     if times and TIMES_START in text:
-        import os
-
         start, end = text.index(TIMES_START), text.index(TIMES_END) + len(TIMES_END)
         with open(times) as f:
             timed = times_block(json.load(f), os.path.join(os.path.dirname(os.path.abspath(readme)), "dvc.yaml"))

@@ -109,12 +109,16 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     streams = {t.item_id: t for t in read_trajectories(trajectories)}
     if not streams:
         raise FileNotFoundError(f"no trajectories under {trajectories}")
+    per_step = cfg.streams_per_step * distributed.world()
+    if len(streams) < per_step:  # TRL would drop the only, incomplete batch and "train" for 0 steps
+        raise ValueError(f"{trajectories}: {len(streams)} rl stream(s), fewer than one step takes (grpo.streams_per_step "
+                         f"{cfg.streams_per_step} x {distributed.world()} process(es)): lower grpo.streams_per_step")
     truth = items_of_streams(streams, items, trajectories)
     judge = judge_from(params.bench)
     ckpt_dir = checkpoint_dir(out, run_settings(params, model_path, trajectories, items))
     steps = max_steps or cfg.max_steps
     args = GRPOConfig(
-        output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations,
+        output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations * cfg.streams_per_step,
         num_generations=cfg.num_generations, temperature=cfg.temperature, learning_rate=cfg.learning_rate,
         beta=cfg.beta, reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
         logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed,
@@ -150,9 +154,10 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
                for e in trainer.state.log_history if "reward" in e]
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
         write_history(log_path, trainer.state.log_history, LIVE_METRICS)
+    storage.write_text(os.path.join(out, "grpo_rewards.json"), json.dumps(history) + "\n")  # the reward per step
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
-               "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps,
+               "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps * params.grpo.streams_per_step,
                "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
     storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
