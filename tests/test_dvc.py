@@ -127,7 +127,9 @@ def test_the_readme_results_are_rendered_from_the_metrics_file():
 
     readme = (REPO / "README.md").read_text()
     shown = readme[readme.index(RESULTS_START):readme.index(RESULTS_END) + len(RESULTS_END)]
-    assert shown == results_block(json.loads((REPO / "reports" / "metrics.json").read_text())), \
-        "README's results are stale: make run renders them"
+    optional = [REPO / "reports" / "learn" / "metrics.json", REPO / "reports" / "ablation.json"]
+    learn, ablation = (json.loads(p.read_text()) if p.exists() else None for p in optional)
+    assert shown == results_block(json.loads((REPO / "reports" / "metrics.json").read_text()), learn, ablation), \
+        "README's results are stale: make run (make learn, make ablate) renders them"
     rows = [line.split(" | ")[0].strip("| ") for line in shown.splitlines()[3:-1]]
     assert rows[:5] == ["silent", "every-turn", "random", "prior", "oracle"] and "model-grpo" in rows
