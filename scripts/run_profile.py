@@ -19,7 +19,7 @@ import time
 
 import yaml
 
-MARKER = "_COMPLETE.json"
+from streampro.outputs import MARKER  # a step's completion marker
 
 
 def moved(word: str, name: str) -> str:
