@@ -28,7 +28,7 @@ EOF
 t() { local s=$SECONDS; "$@"; echo "[gpu_smoke] $((SECONDS - s)) s: ${*:1:4}"; }
 t $PY -c "from streampro.model.qwen_vocab import build_real_vocab_checkpoint as b; b('$WORK/base')"
 t $SP prepare --base "$WORK/base" --out "$WORK/prepared"
-printf 'model: {name_or_path: %s, max_new_tokens: 8}\n' "$WORK/prepared" > "$WORK/profile.yaml"
+printf 'model: {name_or_path: %s, max_new_tokens: 8}\ngrpo: {streams_per_step: 1}\n' "$WORK/prepared" > "$WORK/profile.yaml"
 P="--profile $WORK/profile.yaml"
 t $SP sft $P --trajectories "$DATA/sliced/sft" --eval-trajectories "$DATA/sliced/rl" --out "$WORK/sft" \
   --live "$WORK/sft_live" --max-steps "${SFT_STEPS:-30}"
