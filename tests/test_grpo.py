@@ -93,6 +93,62 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, synth_world, sliced_world, sft_m
             assert completion_ids[row, :n].tolist() == episode.completion_ids
 
 
+def test_the_training_forward_reproduces_every_token_the_policy_played(tmp_path, synth_world, sliced_world, sft_model,
+                                                                      monkeypatch):
+    """GRPO's gradient comes from one forward over each whole episode (prompt, every frame, the policy's turns),
+    while the policy played it turn by turn with its KV cache. Played greedily, that forward's argmax must be
+    every token the policy chose: same 3D mRoPE positions, same frames in the same places, whatever order
+    TRL batches the rows in. (A mismatch trains a policy other than the one that earned the rewards.)"""
+    import streampro.train.grpo as grpo
+
+    played, policies = grpo.StreamingModel, []
+
+    def greedy(*args, **kwargs):
+        policies.append(played(*args, **{**kwargs, "do_sample": False}))
+        return policies[-1]
+
+    monkeypatch.setattr(grpo, "StreamingModel", greedy)
+    params, sft_dir = sft_model
+    trainer = build_trainer(params, str(sft_dir), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"),
+                            str(tmp_path / "grpo"), max_steps=1)
+    forwards, rollouts = [], {}
+
+    def capture(module, args, kwargs):
+        if module.training and kwargs.get("pixel_values") is not None:
+            forwards.append({k: kwargs[k].detach().clone() for k in
+                             ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw")})
+
+    trainer.model.register_forward_pre_hook(capture, with_kwargs=True)
+    generate = trainer._generate_and_score_completions
+    trainer._generate_and_score_completions = lambda inputs: rollouts.update(generate(inputs)) or rollouts
+    trainer.train()
+
+    completions = rollouts["completion_ids"].cpu()
+    policy_tokens = (rollouts["tool_mask"] * rollouts["completion_mask"]).cpu().bool()
+    assert forwards and int(policy_tokens.sum()) > 0
+    # each turn's first output: where a run of the policy's tokens starts; its logits, as the policy saw them
+    starts = [[j for j in range(len(m)) if m[j] and (j == 0 or not m[j - 1])] for m in policy_tokens.tolist()]
+    decision_logits = iter([logits for policy in policies for logits in policy.decision_logits])
+    seen_by_policy = [[next(decision_logits) for _ in row] for row in starts]
+    model = trainer.model.eval()
+    checked = 0
+    for inputs in forwards:
+        with torch.no_grad():
+            logits = model(**inputs).logits
+        width = completions.shape[1]
+        for row in range(inputs["input_ids"].shape[0]):
+            played_as = [q for q in range(len(completions)) if torch.equal(inputs["input_ids"][row, -width:], completions[q])]
+            assert played_as, "a training row is none of the episodes played"
+            q = played_as[0]
+            mask = policy_tokens[q]
+            predicted = logits[row, -width - 1:-1]
+            assert predicted.argmax(-1)[mask].tolist() == completions[q][mask].tolist()
+            for start, expected in zip(starts[q], seen_by_policy[q]):
+                torch.testing.assert_close(predicted[start].float(), expected, atol=1e-4, rtol=1e-4)
+            checked += len(starts[q])
+    assert checked >= sum(len(row) for row in starts) > 0
+
+
 @pytest.mark.slow
 def test_grpo_resumes_from_its_checkpoint(tmp_path, synth_world, sliced_world, sft_model):
     from streampro.train.grpo import train_grpo
