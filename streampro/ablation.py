@@ -8,11 +8,13 @@ the rollouts' sampling. Every other setting is params.yaml's, the same for all a
 
 Each arm and seed writes ``OUT/ARM-sSEED/{model,bench,live}``. A finished step (its completion marker) is
 kept; an unfinished SFT or GRPO resumes from its checkpoints: a stopped ablation picks up where it was.
+An arm made with other settings, code or world (``arm.json`` holds what it was made with) is trained afresh.
 The summary goes to ``reports/ablation.md`` and ``ablation.json`` (mean ± std over the seeds per dimension
 and W-Avg, the paired gain of GRPO over SFT, GRPO's reward early and late), beside the paper's 3B table.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +22,7 @@ import statistics
 
 from streampro import layout, storage
 from streampro.config import Params
-from streampro.outputs import MARKER
+from streampro.outputs import MARKER, code_fingerprint, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,26 @@ def arm_params(params: Params, seed: int, loss: str) -> Params:
     return params.model_copy(update={"seed": seed, "sft": params.sft.model_copy(update={"loss": loss})})
 
 
+def arm_key(p: Params, arm: str, inputs: list[str]) -> str:
+    """What an arm's results depend on: its settings (all but the ablation's own, the cluster's and, for
+    an SFT arm, GRPO's), the code, and its inputs (the world; for GRPO, the SFT model it starts from)."""
+    settings = p.model_dump(mode="json", exclude={"ablation", "orchestration"} | ({"grpo"} if arm != "grpo" else set()))
+    blob = json.dumps([settings, code_fingerprint(), fingerprint(inputs)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def keep_or_clear(folder: str, key: str) -> None:
+    """Keep an arm's folder only if it was made with ``key`` (``arm.json``); else clear it, so that a
+    changed setting, code or world never leaves a stale arm in the table."""
+    stamp = storage.join(folder, "arm.json")
+    made_with = json.loads(storage.read_text(stamp)).get("key") if storage.exists(stamp) else None
+    if made_with != key and storage.exists(folder):
+        log.warning("ablation: %s was made with other settings, code or data: training it afresh", folder)
+        storage.remove(folder)
+    if made_with != key:
+        storage.write_text(stamp, json.dumps({"key": key}) + "\n")
+
+
 def run_arm(params: Params, sliced: str, items: str, rl_items: str, out: str, arm: str, seed: int) -> dict:
     """Train (or resume, or keep) one arm at one seed and bench it; returns its bench metrics."""
     from streampro.steps import bench, grpo, sft
@@ -46,6 +68,8 @@ def run_arm(params: Params, sliced: str, items: str, rl_items: str, out: str, ar
     folder = storage.join(out, f"{arm}-s{seed}")
     model, results = storage.join(folder, "model"), storage.join(folder, "bench")
     p = arm_params(params, seed, "cb_stream" if arm == "grpo" else arm)
+    upstream = [storage.join(out, f"cb_stream-s{seed}", "model")] if arm == "grpo" else []
+    keep_or_clear(folder, arm_key(p, arm, [sliced, items, rl_items, *upstream]))
     if not done(model):
         log.info("ablation: %s, seed %d: training", arm, seed)
         if arm == "grpo":
@@ -69,6 +93,13 @@ def reward_quarters(model: str) -> tuple[float, float] | None:
     return statistics.fmean(rewards[:q]), statistics.fmean(rewards[-q:])
 
 
+def probe_rewards(model: str) -> tuple[float, float] | None:
+    """The greedy policy's reward on GRPO's fixed probe streams before training and at its last probe."""
+    path = storage.join(model, "grpo_summary.json")
+    probes = json.loads(storage.read_text(path)).get("probe_rewards") if storage.exists(path) else None
+    return (probes[0]["reward"], probes[-1]["reward"]) if probes and len(probes) > 1 else None
+
+
 def _stats(values: list[float]) -> dict:
     return {"mean": round(statistics.fmean(values), 2), "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
             "values": [round(v, 2) for v in values]}
@@ -89,6 +120,10 @@ def summarize(metrics: dict[str, dict[int, dict]], out: str) -> dict:
         if quarters:
             summary["grpo_reward"] = {"first_quarter": round(statistics.fmean(q[0] for q in quarters), 4),
                                       "last_quarter": round(statistics.fmean(q[1] for q in quarters), 4)}
+        probes = [p for p in (probe_rewards(storage.join(out, f"grpo-s{s}", "model")) for s in seeds) if p]
+        if probes:
+            summary["grpo_probe"] = {"before": round(statistics.fmean(p[0] for p in probes), 4),
+                                     "after": round(statistics.fmean(p[1] for p in probes), 4)}
     return summary
 
 
@@ -116,7 +151,11 @@ def markdown(summary: dict, params: Params) -> str:
     if "grpo_reward" in summary:
         r = summary["grpo_reward"]
         lines += [f"GRPO's mean reward, first quarter of its steps {r['first_quarter']:.3f}, last quarter "
-                  f"{r['last_quarter']:.3f}."]
+                  f"{r['last_quarter']:.3f} (sampled, other streams each step)."]
+    if "grpo_probe" in summary:
+        r = summary["grpo_probe"]
+        lines += [f"GRPO's greedy reward on its {params.grpo.probe_streams} fixed probe streams: {r['before']:.3f} "
+                  f"before training, {r['after']:.3f} after."]
     lines += ["", "Reproduce: `make ablate` (`streampro ablate`; each arm resumes where it stopped)."]
     return "\n".join(lines) + "\n"
 

@@ -125,6 +125,9 @@ class GRPOParams(_Section):
     save_steps: int = Field(10, ge=1)
     streams_per_step: int = Field(2, ge=1, description="distinct rl streams per step and process, each rolled out "
                                   "num_generations times (the paper's global batch is 16)")
+    probe_streams: int = Field(7, ge=0, description="a fixed set of up to this many rl streams (one per task "
+                               "first) that the greedy policy plays before training and after it: its reward "
+                               "there, like compared with like (0: no probe)")
     reward_weights: RewardWeights = RewardWeights()
 
 

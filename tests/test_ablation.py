@@ -21,7 +21,10 @@ def test_the_summary_is_mean_and_std_over_seeds_and_the_paired_gain_of_grpo(tmp_
     model = tmp_path / "grpo-s0" / "model"
     model.mkdir(parents=True)
     (model / "grpo_rewards.json").write_text(json.dumps([{"reward": r} for r in (0.1, 0.2, 0.3, 0.5)]))
+    (model / "grpo_summary.json").write_text(json.dumps({"probe_rewards": [{"step": 0, "reward": 0.4},
+                                                                           {"step": 30, "reward": 0.45}]}))
     summary = summarize(metrics, str(tmp_path))
+    assert summary["grpo_probe"] == {"before": 0.4, "after": 0.45}
     assert summary["arms"]["cb_stream"]["overall_w_avg"] == {"mean": 12.0, "std": 2.83, "values": [10.0, 14.0]}
     assert summary["grpo_gain"] == {"mean": 2.0, "std": 1.41, "values": [3.0, 1.0]}  # (13-10, 15-14)
     assert summary["grpo_reward"] == {"first_quarter": 0.1, "last_quarter": 0.5}  # seed 1 has no reward log
@@ -45,13 +48,33 @@ def test_ablate_on_the_ci_profile_trains_every_arm_once_and_resumes(sliced_world
         sft = json.loads((out / f"{arm}-s0" / "model" / "sft_summary.json").read_text())
         assert sft["loss"] == arm and sft["global_step"] == params.sft.max_steps
     assert (out / "grpo-s0" / "model" / "grpo_rewards.json").exists()
-    assert "grpo_gain" in summary and "grpo_reward" in summary
+    assert "grpo_gain" in summary and "grpo_reward" in summary and "grpo_probe" in summary
     text = (report / "ablation.md").read_text()
     assert "SFT (CB-Stream) → GRPO" in text and "16.3" in text
     markers = {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")}
     assert len(markers) == 8  # 4 arms x (model, bench)
     assert run_ablation(*args) == summary  # a second run keeps every finished arm: nothing retrained
     assert {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")} == markers
+    # a changed GRPO setting retrains (and re-benches) the GRPO arm only; the SFT arms are kept
+    grpo = params.grpo.model_copy(update={"learning_rate": params.grpo.learning_rate * 2})
+    run_ablation(params.model_copy(update={"grpo": grpo}), *args[1:])
+    now = {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")}
+    assert sorted(p.parent.parent.name for p in now if now[p] != markers.get(p)) == ["grpo-s0", "grpo-s0"]
+
+
+def test_an_arm_made_with_other_settings_or_before_stamps_is_cleared(tmp_path):
+    from streampro.ablation import keep_or_clear
+
+    arm = tmp_path / "ce-s0"
+    (arm / "model").mkdir(parents=True)
+    (arm / "model" / "_COMPLETE.json").write_text("{}")  # made before arms were stamped: stale
+    keep_or_clear(str(arm), "key-a")
+    assert not (arm / "model").exists() and json.loads((arm / "arm.json").read_text()) == {"key": "key-a"}
+    (arm / "model").mkdir()
+    keep_or_clear(str(arm), "key-a")
+    assert (arm / "model").exists()  # same settings: kept
+    keep_or_clear(str(arm), "key-b")
+    assert not (arm / "model").exists() and json.loads((arm / "arm.json").read_text()) == {"key": "key-b"}
 
 
 def test_make_learn_runs_the_dvc_stages_under_the_profile_in_their_own_folders():

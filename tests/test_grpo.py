@@ -61,7 +61,7 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, synth_world, sliced_world, sft_m
     # the rewards TRL logged per step are those of the episodes played, weighted as params.yaml says
     weights = params.grpo.reward_weights
     for step, (episodes, _, _, item_ids) in enumerate(checks):
-        logged = trainer.state.log_history[step]
+        logged = [e for e in trainer.state.log_history if "reward" in e][step]
         outputs = [e.turn_outputs for e in episodes]
         total = 0.0
         for reward in trainer.reward_funcs:
@@ -69,6 +69,9 @@ def test_grpo_steps_on_the_tiny_model(tmp_path, synth_world, sliced_world, sft_m
             assert logged[f"rewards/{reward.__name__}/mean"] == pytest.approx(mean, abs=1e-5)
             total += getattr(weights, reward.__name__) * mean
         assert logged["reward"] == pytest.approx(total, abs=1e-5)
+    # the greedy policy's reward on the fixed probe set: before training and at the last step
+    probes = [e for e in trainer.state.log_history if "probe_reward" in e]
+    assert [e["step"] for e in probes] == [0, 2] and all(0 <= e["probe_reward"] <= 2 for e in probes)
     # every parameter of the policy moved (two steps at lr 1e-3 with non-zero advantages)
     after = dict(trainer.model.named_parameters())
     assert set(after) == set(before)
@@ -109,6 +112,7 @@ def test_the_training_forward_reproduces_every_token_the_policy_played(tmp_path,
 
     monkeypatch.setattr(grpo, "StreamingModel", greedy)
     params, sft_dir = sft_model
+    params = params.model_copy(update={"grpo": params.grpo.model_copy(update={"probe_streams": 0})})  # rollouts only
     trainer = build_trainer(params, str(sft_dir), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"),
                             str(tmp_path / "grpo"), max_steps=1)
     forwards, rollouts = [], {}
@@ -217,3 +221,15 @@ def test_fewer_rl_streams_than_a_step_takes_is_an_error_not_a_run_of_no_steps(tm
     with pytest.raises(ValueError, match=r"2 rl stream\(s\), fewer than one step takes \(grpo.streams_per_step 3"):
         build_trainer(params, str(tiny_model), str(sliced_world / "rl"), str(synth_world / "items" / "rl.jsonl"),
                       str(tmp_path / "grpo"))
+
+
+def test_the_probe_set_is_fixed_and_takes_one_stream_per_task_first():
+    from types import SimpleNamespace
+
+    from streampro.train.grpo import probe_set
+
+    streams = {f"rl-{i:04d}-{t}": SimpleNamespace(task=t) for i, t in enumerate(["EU", "OU", "EU", "AA", "OU", "EU"])}
+    assert probe_set(streams, 3) == ["rl-0000-EU", "rl-0001-OU", "rl-0003-AA"]
+    assert probe_set(streams, 5) == ["rl-0000-EU", "rl-0001-OU", "rl-0003-AA", "rl-0002-EU", "rl-0004-OU"]
+    assert probe_set(streams, 10) == probe_set(dict(reversed(streams.items())), 10) and len(probe_set(streams, 10)) == 6
+    assert probe_set(streams, 0) == []

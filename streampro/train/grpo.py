@@ -74,7 +74,51 @@ class StreamGRPOTrainer(PretrainedResumeMixin, GRPOTrainer):
 
 
 # What GRPO logs to DVCLive (reports/grpo): TRL's log key -> metric name.
-LIVE_METRICS = {"reward": "reward", "rewards/fmt/mean": "fmt", "rewards/turn/mean": "turn", "rewards/traj/mean": "traj"}
+LIVE_METRICS = {"reward": "reward", "rewards/fmt/mean": "fmt", "rewards/turn/mean": "turn", "rewards/traj/mean": "traj",
+                "probe_reward": "probe_reward"}
+
+
+def probe_set(streams: dict[str, Trajectory], size: int) -> list[str]:
+    """Up to ``size`` stream ids, fixed for a run: the first of each task in turn, then the next of each."""
+    by_task: dict[str, list[str]] = {}
+    for item_id in sorted(streams):
+        by_task.setdefault(streams[item_id].task, []).append(item_id)
+    rounds = [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
+    return rounds[:size]
+
+
+class RewardProbe(TrainerCallback):
+    """The greedy policy's weighted reward on a fixed set of rl streams, before training and after its last
+    step: unlike the per-step training reward (other streams each step, sampled), it compares like with
+    like. Logged as ``probe_reward`` in the trainer's log history (and so in DVCLive)."""
+
+    def __init__(self, trainer: "StreamGRPOTrainer", item_ids: list[str]):
+        self.trainer, self.item_ids = trainer, item_ids
+
+    def reward(self) -> float:
+        trainer = self.trainer
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        was_training = model.training
+        policy = StreamingModel(model, trainer.processing_class, window_turns=10**6, do_sample=False,
+                                max_new_tokens=trainer.max_new_tokens)
+        outputs = [play_episode(policy, trainer.streams[i]).turn_outputs for i in self.item_ids]
+        model.train(was_training)
+        total = 0.0
+        for weight, reward in zip(trainer.reward_weights.tolist(), trainer.reward_funcs):
+            total += weight * sum(reward(None, None, turn_outputs=outputs, item_id=self.item_ids)) / len(outputs)
+        return round(total, 4)
+
+    def _probe(self, state) -> None:
+        if any(e.get("step") == state.global_step and "probe_reward" in e for e in state.log_history):
+            return  # (a resumed run probed this step before it stopped)
+        state.log_history.append({"step": state.global_step, "probe_reward": self.reward()})
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._probe(state)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == state.max_steps:
+            self._probe(state)
 
 
 def items_of_streams(streams: dict[str, Trajectory], items_uri: str, trajectories: str) -> dict[str, Item]:
@@ -92,7 +136,7 @@ def run_settings(params: Params, model_path: str, trajectories: str, items: str)
     """What defines a GRPO run for resuming (how long to train and how often to save may change): the
     settings, the judge, the SFT model, the streams, their items and rubrics, and the code."""
     judge = params.bench.model_dump(include={"judge", "judge_url", "judge_model"})
-    return [params.grpo.model_dump(exclude={"max_steps", "save_steps"}), params.model.max_new_tokens, params.seed,
+    return [params.grpo.model_dump(exclude={"max_steps", "save_steps", "probe_streams"}), params.model.max_new_tokens, params.seed,
             judge, fingerprint([model_path, trajectories, items]), code_fingerprint()]
 
 
@@ -132,6 +176,8 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
                                 processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,
                                 max_new_tokens=params.model.max_new_tokens,
                                 callbacks=[LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
+    if cfg.probe_streams:
+        trainer.add_callback(RewardProbe(trainer, probe_set(streams, cfg.probe_streams)))
     return trainer
 
 
@@ -152,13 +198,15 @@ def _train_grpo(params: Params, model_path: str, trajectories: str, items: str, 
     history = [{"step": e["step"], "reward": round(float(e["reward"]), 4),
                 **{n: round(float(e[f"rewards/{n}/mean"]), 4) for n in ("fmt", "turn", "traj") if f"rewards/{n}/mean" in e}}
                for e in trainer.state.log_history if "reward" in e]
+    probes = [{"step": e["step"], "reward": e["probe_reward"]} for e in trainer.state.log_history if "probe_reward" in e]
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
         write_history(log_path, trainer.state.log_history, LIVE_METRICS)
     storage.write_text(os.path.join(out, "grpo_rewards.json"), json.dumps(history) + "\n")  # the reward per step
     summary = {"global_step": trainer.state.global_step, "resumed_from": last, "num_generations": params.grpo.num_generations,
                "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
                "streams_per_step": distributed.world() * trainer.args.gradient_accumulation_steps * params.grpo.streams_per_step,
-               "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None}
+               "rewards_first": history[0] if history else None, "rewards_last": history[-1] if history else None,
+               "probe_streams": len(probe_set(trainer.streams, params.grpo.probe_streams)), "probe_rewards": probes}
     storage.write_text(os.path.join(out, "grpo_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -81,9 +81,11 @@ def write_training_pages(out: str, rows: list[dict], title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [k for k in (rows[0] if rows else {}) if k != "step"]
+    names = list(dict.fromkeys(k for row in rows for k in row if k != "step"))  # a metric may skip steps
     lines = [f"# {title}", "", "| metric | first | last |", "|---|---|---|"]
-    lines += [f"| {n} | {rows[0].get(n, float('nan')):.4g} | {rows[-1].get(n, float('nan')):.4g} |" for n in names]
+    for n in names:
+        values = [r[n] for r in rows if n in r]
+        lines.append(f"| {n} | {values[0]:.4g} | {values[-1]:.4g} |")
     with open(os.path.join(out, "training.md"), "w") as f:
         f.write("\n".join(lines) + f"\n\n{len(rows)} logged steps, the last at step {rows[-1]['step'] if rows else 0}.\n")
     fig, ax = plt.subplots(figsize=(7, 3.5))
