@@ -233,3 +233,25 @@ def test_the_probe_set_is_fixed_and_takes_one_stream_per_task_first():
     assert probe_set(streams, 5) == ["rl-0000-EU", "rl-0001-OU", "rl-0003-AA", "rl-0002-EU", "rl-0004-OU"]
     assert probe_set(streams, 10) == probe_set(dict(reversed(streams.items())), 10) and len(probe_set(streams, 10)) == 6
     assert probe_set(streams, 0) == []
+
+
+def test_answer_token_losses_lists_each_task_with_its_decision_and_answer_tokens(sft_model, sliced_world, monkeypatch):
+    """scripts/answer_token_losses.py: per task and target token, the mean held-out loss and its count."""
+    import math
+
+    from streampro.data.parquet import read_trajectories
+    from tests.conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from answer_token_losses import token_losses
+
+    params, sft_dir = sft_model
+    streams = list(read_trajectories(str(sliced_world / "sft")))
+    table = token_losses(str(sft_dir), str(sliced_world / "sft"), streams=len(streams))
+    assert set(table) == {t.task for t in streams}
+    for task, by_token in table.items():
+        assert by_token["</Silence>"][1] > 0 and all(loss >= 0 and math.isfinite(loss) for loss, _ in by_token.values())
+    # every supervised token of every stream is counted once
+    decisions = sum(len(t.turns) for t in streams)  # one decision token per turn (each stream fits its window)
+    assert sum(n for by_token in table.values() for tok, (_, n) in by_token.items()
+               if tok in ("</Silence>", "</Response>")) == decisions
