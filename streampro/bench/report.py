@@ -18,7 +18,7 @@ from streampro.outputs import require_complete  # noqa: E402
 from streampro.tasks import DIMENSIONS, get_task  # noqa: E402
 
 COLUMNS = ("time", "acc", "precision", "recall", "f1")
-HEADLINE = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")  # metrics.json: 5 columns per policy
+HEADLINE = ("overall_w_avg", "PU_f1", "TR_f1", "PA_f1")  # metrics.json: 4 columns per policy (Avg: per-policy files)
 
 
 def tasks_of(metrics: dict) -> list[str]:
@@ -153,7 +153,7 @@ def record_html(record: dict | None) -> str:
 
 def write_comparison(out: str, by_policy: dict[str, dict], record: dict | None = None,
                      pages: dict[str, str] | None = None) -> dict:
-    """One table comparing every scored policy: ``metrics.json`` ({policy: W-Avg, Avg and the three dimension
+    """One table comparing every scored policy: ``metrics.json`` ({policy: W-Avg and the three dimension
     F1s}, readable in ``dvc metrics show``), ``report.md``, ``per_task_f1.json`` (a row per task, a column per
     policy, for ``dvc plots``) and ``report.html``: the run ``record``, a legend, the table with item counts,
     the charts, and links to each policy's page (``pages``: policy -> its report.html, copied to
@@ -240,8 +240,8 @@ def results_block(headline: dict[str, dict], learn: dict[str, dict] | None = Non
     and the ablation's arms (``reports/ablation.json``, mean ± std over its seeds), when given."""
     order = ["silent", "every-turn", "random", "prior", "oracle"]
     policies = sorted(headline, key=lambda p: (order.index(p) if p in order else len(order), p))
-    lines = ["| policy | W-Avg | Avg | PU | TR | PA | reproduce |", "|---|---|---|---|---|---|---|"]
-    keys = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")
+    lines = ["| policy | W-Avg | PU | TR | PA | reproduce |", "|---|---|---|---|---|---|"]
+    keys = HEADLINE
 
     def row(name: str, m: dict, how: str) -> str:
         return f"| {name} | " + " | ".join("" if m.get(k) is None else f"{m[k]:.1f}" for k in keys) + f" | {how} |"
