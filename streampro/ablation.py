@@ -8,7 +8,8 @@ the rollouts' sampling. Every other setting is params.yaml's, the same for all a
 
 Each arm and seed writes ``OUT/ARM-sSEED/{model,bench,live}``. A finished step (its completion marker) is
 kept; an unfinished SFT or GRPO resumes from its checkpoints: a stopped ablation picks up where it was.
-An arm made with other settings, code or world (``arm.json`` holds what it was made with) is trained afresh.
+An arm made with other settings, training code or world (``arm.json`` holds what it was made with) is trained
+afresh; a kept model whose bench was scored by other bench code (``bench/bench.json``) is scored again.
 The summary goes to ``reports/ablation.md`` and ``ablation.json`` (mean ± std over the seeds per dimension
 and W-Avg, the paired gain of GRPO over SFT, GRPO's reward early and late), beside the paper's 3B table.
 """
@@ -41,21 +42,35 @@ def arm_params(params: Params, seed: int, loss: str) -> Params:
     return params.model_copy(update={"seed": seed, "sft": params.sft.model_copy(update={"loss": loss})})
 
 
+def step_code(step: str) -> str:
+    """A hash of the source files that running ``step`` executes (``steptable.code_deps``, as dvc.yaml lists)."""
+    from streampro.steps import STEPS
+    from streampro.steptable import code_deps
+
+    return code_fingerprint(code_deps(STEPS[step]))
+
+
 def arm_key(p: Params, arm: str, inputs: list[str]) -> str:
-    """What an arm's results depend on: its settings (all but the ablation's own, the cluster's and, for
-    an SFT arm, GRPO's), the code, and its inputs (the world; for GRPO, the SFT model it starts from)."""
+    """What an arm's model depends on: its settings (all but the ablation's own, the cluster's and, for an
+    SFT arm, GRPO's), the code its training step runs, and its inputs (the world; for GRPO, the SFT model
+    it starts from)."""
     settings = p.model_dump(mode="json", exclude={"ablation", "orchestration"} | ({"grpo"} if arm != "grpo" else set()))
-    blob = json.dumps([settings, code_fingerprint(), fingerprint(inputs)], sort_keys=True)
+    blob = json.dumps([settings, step_code("grpo" if arm == "grpo" else "sft"), fingerprint(inputs)], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def keep_or_clear(folder: str, key: str) -> None:
-    """Keep an arm's folder only if it was made with ``key`` (``arm.json``); else clear it, so that a
-    changed setting, code or world never leaves a stale arm in the table."""
-    stamp = storage.join(folder, "arm.json")
+def bench_key(model_key: str) -> str:
+    """What an arm's bench results depend on: its model (``arm_key``) and the code the bench step runs."""
+    return hashlib.sha256(json.dumps([model_key, step_code("bench")]).encode()).hexdigest()[:16]
+
+
+def keep_or_clear(folder: str, key: str, stamp: str | None = None) -> None:
+    """Keep ``folder`` only if it was made with ``key`` (recorded in ``stamp``, default ``folder/arm.json``);
+    else clear it, so that a changed setting, code or world never leaves a stale arm in the table."""
+    stamp = stamp or storage.join(folder, "arm.json")
     made_with = json.loads(storage.read_text(stamp)).get("key") if storage.exists(stamp) else None
     if made_with != key and storage.exists(folder):
-        log.warning("ablation: %s was made with other settings, code or data: training it afresh", folder)
+        log.warning("ablation: %s was made with other settings, code or data: making it afresh", folder)
         storage.remove(folder)
     if made_with != key:
         storage.write_text(stamp, json.dumps({"key": key}) + "\n")
@@ -69,7 +84,9 @@ def run_arm(params: Params, sliced: str, items: str, rl_items: str, out: str, ar
     model, results = storage.join(folder, "model"), storage.join(folder, "bench")
     p = arm_params(params, seed, "cb_stream" if arm == "grpo" else arm)
     upstream = [storage.join(out, f"cb_stream-s{seed}", "model")] if arm == "grpo" else []
-    keep_or_clear(folder, arm_key(p, arm, [sliced, items, rl_items, *upstream]))
+    key = arm_key(p, arm, [sliced, items, rl_items, *upstream])
+    keep_or_clear(folder, key)
+    keep_or_clear(results, bench_key(key), storage.join(folder, "bench.json"))  # other bench code: score again
     if not done(model):
         log.info("ablation: %s, seed %d: training", arm, seed)
         if arm == "grpo":

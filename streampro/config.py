@@ -105,6 +105,8 @@ class SFTParams(_Section):
     gradient_accumulation_steps: int = Field(1, ge=1)
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: replicate (ddp) or shard (fsdp)")
     weight_decay: float = Field(0.0, ge=0)
+    vision_lr_scale: float = Field(1.0, ge=0, description="the vision tower's learning rate as a share of "
+                                   "learning_rate (0 freezes it)")
     logging_steps: int = Field(10, ge=1)
     save_steps: int = Field(200, ge=1)
 

@@ -86,11 +86,14 @@ def _prepare_local(out: str, keep: tuple[str, ...]) -> str:
     return partial
 
 
-def code_fingerprint() -> str:
-    """A hash of this package's source: a training run resumes only with the code that started it."""
+def code_fingerprint(files: list[str] | None = None) -> str:
+    """A hash of this package's source (or of ``files``, paths like ``streampro/train/sft.py``): a training
+    run resumes only with the code that started it."""
     package = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(package)
+    paths = _walk_py(package) if files is None else (os.path.join(root, f) for f in files)
     digest = hashlib.sha256()
-    for path in sorted(p for p in _walk_py(package)):
+    for path in sorted(paths):
         with open(path, "rb") as f:
             digest.update(os.path.relpath(path, package).encode() + b"\0" + f.read())
     return digest.hexdigest()[:16]

@@ -34,7 +34,8 @@ def test_the_summary_is_mean_and_std_over_seeds_and_the_paired_gain_of_grpo(tmp_
 
 
 @pytest.mark.slow
-def test_ablate_on_the_ci_profile_trains_every_arm_once_and_resumes(sliced_world, synth_world, tmp_path):
+def test_ablate_on_the_ci_profile_trains_every_arm_once_and_resumes(sliced_world, synth_world, tmp_path, monkeypatch):
+    from streampro import ablation
     from streampro.ablation import run_ablation
 
     params = load_params(REPO / "params.yaml", REPO / "profiles" / "ci.yaml")
@@ -60,6 +61,12 @@ def test_ablate_on_the_ci_profile_trains_every_arm_once_and_resumes(sliced_world
     run_ablation(params.model_copy(update={"grpo": grpo}), *args[1:])
     now = {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")}
     assert sorted(p.parent.parent.name for p in now if now[p] != markers.get(p)) == ["grpo-s0", "grpo-s0"]
+    # other bench code (e.g. an edited report module): every arm is scored again, no model is retrained
+    code = ablation.step_code
+    monkeypatch.setattr(ablation, "step_code", lambda step: code(step) + ("-edited" if step == "bench" else ""))
+    run_ablation(params.model_copy(update={"grpo": grpo}), *args[1:])
+    again = {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")}
+    assert sorted(p.parent.name for p in again if again[p] != now[p]) == ["bench"] * 4
 
 
 def test_an_arm_made_with_other_settings_or_before_stamps_is_cleared(tmp_path):

@@ -255,3 +255,16 @@ def test_answer_token_losses_lists_each_task_with_its_decision_and_answer_tokens
     decisions = sum(len(t.turns) for t in streams)  # one decision token per turn (each stream fits its window)
     assert sum(n for by_token in table.values() for tok, (_, n) in by_token.items()
                if tok in ("</Silence>", "</Response>")) == decisions
+
+
+def test_rl_streams_are_dealt_one_task_at_a_time_in_a_seeded_order():
+    from types import SimpleNamespace
+
+    from streampro.train.grpo import task_interleaved
+
+    streams = {f"rl-{k:04d}-{t}": SimpleNamespace(task=t) for k, t in enumerate("AB" * 3 + "C")}
+    order = task_interleaved(streams, seed=0)
+    assert sorted(order) == sorted(streams)  # every stream once
+    assert [streams[i].task for i in order] == list("ABCABAB")  # rounds of one per task, tasks in turn
+    assert task_interleaved(streams, seed=0) == order
+    assert any(task_interleaved(streams, seed=s) != order for s in range(1, 5))  # the seed orders each task's streams

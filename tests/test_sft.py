@@ -139,3 +139,15 @@ def test_checkpoints_are_kept_for_the_same_settings_and_reset_for_others(tmp_pat
     (tmp_path / "checkpoints" / "FINGERPRINT").unlink()  # checkpoints of unknown origin are not trusted
     checkpoint_dir(str(tmp_path), {"lr": 0.2, "data": ["a"]})
     assert not (tmp_path / "checkpoints" / "checkpoint-7").exists()
+
+
+def test_a_vision_lr_scale_of_zero_keeps_the_vision_tower_and_trains_the_rest(tmp_path, sliced_world):
+    from safetensors.torch import load_file
+
+    _, params = _params(tmp_path, vision_lr_scale=0.0, save_steps=1000)
+    out = tmp_path / "sft"
+    train_sft(params, str(sliced_world / "sft"), str(out), max_steps=3)
+    before, after = load_file(out / "base" / "model.safetensors"), load_file(out / "model.safetensors")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(".visual." not in f".{k}" for k in changed)  # its group's learning rate is 0
+    assert any(k.startswith("model.layers.") for k in changed)  # the language model trained

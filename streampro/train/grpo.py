@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 
 import torch
 from transformers import TrainerCallback
@@ -85,6 +86,19 @@ def probe_set(streams: dict[str, Trajectory], size: int) -> list[str]:
         by_task.setdefault(streams[item_id].task, []).append(item_id)
     rounds = [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
     return rounds[:size]
+
+
+def task_interleaved(streams: dict[str, Trajectory], seed: int) -> list[str]:
+    """Every stream id once, in training order: each task's streams in a seeded random order, dealt in
+    rounds of one per task, so that every few steps (and every quarter of a run) see the same mix of
+    tasks, whose rewards differ far more than the policy's progress moves them."""
+    rng = random.Random(seed)
+    by_task: dict[str, list[str]] = {}
+    for item_id in sorted(streams):
+        by_task.setdefault(streams[item_id].task, []).append(item_id)
+    for ids in by_task.values():
+        rng.shuffle(ids)
+    return [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
 
 
 class RewardProbe(TrainerCallback):
@@ -165,12 +179,13 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
         output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations * cfg.streams_per_step,
         num_generations=cfg.num_generations, temperature=cfg.temperature, learning_rate=cfg.learning_rate,
         beta=cfg.beta, reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
-        logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed,
+        logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed, shuffle_dataset=False,
         report_to=["tensorboard"], max_completion_length=100_000,
         mask_truncated_completions=False, remove_unused_columns=False, gradient_checkpointing=False,
         model_init_kwargs=runtime.load_kwargs(torch.float32), **runtime.train_precision(),  # fp32 master weights
     )
-    rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in sorted(streams)]
+    order = task_interleaved(streams, params.seed)  # TRL keeps this order (shuffle_dataset=False)
+    rows = [{"prompt": [{"role": "user", "content": f"stream {i}"}], "item_id": i} for i in order]
     rewards = [FormatReward(truth), TurnReward(truth, judge, tau=cfg.tau), TrajectoryReward(truth, judge)]
     trainer = StreamGRPOTrainer(model=model_path, reward_funcs=rewards, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=AutoProcessor.from_pretrained(model_path), streams=streams,

@@ -110,12 +110,36 @@ class DecisionProbe(TrainerCallback):
             state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
 
 
+def optimizer_groups(named_parameters, decay: set[str], lr: float, weight_decay: float,
+                     vision_lr_scale: float) -> list[dict]:
+    """AdamW parameter groups: the vision tower (``.visual.``) at ``vision_lr_scale`` × ``lr``, the rest at
+    ``lr``; weight decay on the ``decay`` names only (the Trainer's choice: no biases, no norms)."""
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in named_parameters:
+        if param.requires_grad:
+            groups.setdefault((".visual." in f".{name}", name in decay), []).append(param)
+    return [{"params": params, "lr": lr * (vision_lr_scale if vision else 1.0),
+             "weight_decay": weight_decay if decays else 0.0} for (vision, decays), params in groups.items()]
+
+
 class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
     """SFTTrainer whose loss is the configured streaming loss over the supervised tokens."""
 
-    def __init__(self, *args, loss_config: LossConfig, **kwargs):
+    def __init__(self, *args, loss_config: LossConfig, vision_lr_scale: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss_config = loss_config
+        self.vision_lr_scale = vision_lr_scale
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer, with the vision tower's parameters at ``vision_lr_scale`` × the learning
+        rate (the schedule scales every group alike)."""
+        model = model or self.model
+        if self.optimizer is None and self.vision_lr_scale != 1.0:
+            cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            self.optimizer = cls(optimizer_groups(model.named_parameters(), set(self.get_decay_parameter_names(model)),
+                                                  self.args.learning_rate, self.args.weight_decay,
+                                                  self.vision_lr_scale), **kwargs)
+        return super().create_optimizer(model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
@@ -177,7 +201,8 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     callbacks = [probe] + ([LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
     trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"window": list(range(len(samples)))}),
                                data_collator=WindowBatches(fmt, samples),
-                               processing_class=processor, loss_config=loss_config, callbacks=callbacks)
+                               processing_class=processor, loss_config=loss_config, callbacks=callbacks,
+                               vision_lr_scale=cfg.vision_lr_scale)
     last = get_last_checkpoint(ckpt_dir)
     if last:
         log.info("sft: resuming from %s", last)
