@@ -168,7 +168,7 @@ def markdown(summary: dict, params: Params) -> str:
     if "grpo_reward" in summary:
         r = summary["grpo_reward"]
         lines += [f"GRPO's mean reward, first quarter of its steps {r['first_quarter']:.3f}, last quarter "
-                  f"{r['last_quarter']:.3f} (sampled, other streams each step)."]
+                  f"{r['last_quarter']:.3f} (sampled, on other streams each step; each quarter deals the same mix of tasks)."]
     if "grpo_probe" in summary:
         r = summary["grpo_probe"]
         lines += [f"GRPO's greedy reward on its {params.grpo.probe_streams} fixed probe streams: {r['before']:.3f} "
