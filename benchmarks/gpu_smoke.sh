@@ -9,7 +9,7 @@
 #
 # DATA holds the sliced trajectories and items of `make run` (sliced/, synth/items/, rubrics/; default: data).
 # Environment: PYTHON (default python3), WORK (scratch folder; default a new temporary one),
-# SFT_STEPS (default 30), GRPO_STEPS (default 4), ALLOW_CPU=1 to run it without a GPU (a check of the script).
+# SFT_STEPS (default 30), GRPO_STEPS (default 4), STEP_TURNS (gpu_step.py's streamed turns, default 10), ALLOW_CPU=1 to run it without a GPU (a check of the script).
 set -euo pipefail
 DATA=${1:-data}
 PY=${PYTHON:-python3}
@@ -28,7 +28,8 @@ EOF
 t() { local s=$SECONDS; "$@"; echo "[gpu_smoke] $((SECONDS - s)) s: ${*:1:4}"; }
 t $PY -c "from streampro.model.qwen_vocab import build_real_vocab_checkpoint as b; b('$WORK/base')"
 t $SP prepare --base "$WORK/base" --out "$WORK/prepared"
-printf 'model: {name_or_path: %s, max_new_tokens: 8}\ngrpo: {streams_per_step: 1}\n' "$WORK/prepared" > "$WORK/profile.yaml"
+# one stream a GRPO step and no reward probes (2 x 7 greedy streams: ~60 s on an H200) keep it within 5 minutes
+printf 'model: {name_or_path: %s, max_new_tokens: 8}\ngrpo: {streams_per_step: 1, probe_streams: 0}\n' "$WORK/prepared" > "$WORK/profile.yaml"
 P="--profile $WORK/profile.yaml"
 t $SP sft $P --trajectories "$DATA/sliced/sft" --eval-trajectories "$DATA/sliced/rl" --out "$WORK/sft" \
   --live "$WORK/sft_live" --max-steps "${SFT_STEPS:-30}"
@@ -42,6 +43,6 @@ cat "$WORK/grpo/grpo_summary.json"
 if [ "${ALLOW_CPU:-0}" = 1 ] && ! $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
   t $PY benchmarks/gpu_step.py --processor "$WORK/prepared" --shape tiny --frame-size 56 --turns 4 --train-turns 4
 else
-  t $PY benchmarks/gpu_step.py --processor "$WORK/prepared"
+  t $PY benchmarks/gpu_step.py --processor "$WORK/prepared" --turns "${STEP_TURNS:-10}"  # recomputing 20 turns: ~80 s
 fi
 echo "gpu_smoke: done ($WORK)"
