@@ -79,26 +79,27 @@ LIVE_METRICS = {"reward": "reward", "rewards/fmt/mean": "fmt", "rewards/turn/mea
                 "probe_reward": "probe_reward"}
 
 
-def probe_set(streams: dict[str, Trajectory], size: int) -> list[str]:
-    """Up to ``size`` stream ids, fixed for a run: the first of each task in turn, then the next of each."""
+def dealt_by_task(streams: dict[str, Trajectory], rng: random.Random | None = None) -> list[str]:
+    """Every stream id once, dealt in rounds of one per task (each task's streams sorted, or in ``rng``'s
+    random order)."""
     by_task: dict[str, list[str]] = {}
     for item_id in sorted(streams):
         by_task.setdefault(streams[item_id].task, []).append(item_id)
-    rounds = [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
-    return rounds[:size]
+    for ids in by_task.values() if rng else ():
+        rng.shuffle(ids)
+    return [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
+
+
+def probe_set(streams: dict[str, Trajectory], size: int) -> list[str]:
+    """Up to ``size`` stream ids, fixed for a run: the first of each task in turn, then the next of each."""
+    return dealt_by_task(streams)[:size]
 
 
 def task_interleaved(streams: dict[str, Trajectory], seed: int) -> list[str]:
-    """Every stream id once, in training order: each task's streams in a seeded random order, dealt in
-    rounds of one per task, so that every few steps (and every quarter of a run) see the same mix of
-    tasks, whose rewards differ far more than the policy's progress moves them."""
-    rng = random.Random(seed)
-    by_task: dict[str, list[str]] = {}
-    for item_id in sorted(streams):
-        by_task.setdefault(streams[item_id].task, []).append(item_id)
-    for ids in by_task.values():
-        rng.shuffle(ids)
-    return [ids[k] for k in range(max(map(len, by_task.values()), default=0)) for ids in by_task.values() if k < len(ids)]
+    """The training order: each task's streams in a seeded random order, dealt one per task, so that every
+    few steps (and every quarter of a run) see the same mix of tasks, whose rewards differ far more than the
+    policy's progress moves them."""
+    return dealt_by_task(streams, random.Random(seed))
 
 
 class RewardProbe(TrainerCallback):
