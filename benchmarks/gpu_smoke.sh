@@ -9,7 +9,7 @@
 #
 # DATA holds the sliced trajectories and items of `make run` (sliced/, synth/items/, rubrics/; default: data).
 # Environment: PYTHON (default python3), WORK (scratch folder; default a new temporary one),
-# SFT_STEPS (default 30), GRPO_STEPS (default 4), STEP_TURNS (gpu_step.py's streamed turns, default 10), ALLOW_CPU=1 to run it without a GPU (a check of the script).
+# SFT_STEPS (default 30), GRPO_STEPS (default 2; ~23 s a step on an H200), STEP_TURNS (gpu_step.py's streamed turns, default 10), ALLOW_CPU=1 to run it without a GPU (a check of the script).
 set -euo pipefail
 DATA=${1:-data}
 PY=${PYTHON:-python3}
@@ -34,7 +34,7 @@ P="--profile $WORK/profile.yaml"
 t $SP sft $P --trajectories "$DATA/sliced/sft" --eval-trajectories "$DATA/sliced/rl" --out "$WORK/sft" \
   --live "$WORK/sft_live" --max-steps "${SFT_STEPS:-30}"
 t $SP grpo $P --model "$WORK/sft" --trajectories "$DATA/sliced/rl" --items "$DATA/rubrics/rl.jsonl" --out "$WORK/grpo" \
-  --live "$WORK/grpo_live" --max-steps "${GRPO_STEPS:-4}"
+  --live "$WORK/grpo_live" --max-steps "${GRPO_STEPS:-2}"
 t $SP bench run $P --policy "model:$WORK/grpo" --trajectories "$DATA/sliced/bench" \
   --items "$DATA/synth/items/bench.jsonl" --out "$WORK/predictions.jsonl"
 t $SP bench score $P --items "$DATA/synth/items/bench.jsonl" --predictions "$WORK/predictions.jsonl" --out "$WORK/bench"
