@@ -101,3 +101,46 @@ def test_make_learn_runs_the_dvc_stages_under_the_profile_in_their_own_folders()
     assert all(not w.startswith(("data", "reports")) or w.startswith(("data/learn", "reports/learn"))
                for words, _ in commands.values() for w in words)
     assert os.path.exists(REPO / "profiles" / "learn.yaml")
+
+
+def test_make_learn_reruns_exactly_the_stages_whose_code_params_or_inputs_changed(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from run_profile import main
+    finally:
+        sys.path.pop(0)
+    from streampro.outputs import MARKER
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "p.yaml").write_text("sft: {max_steps: 5}\n")
+    (tmp_path / "mk.py").write_text(  # a stage: writes its output's marker and logs that it ran
+        "import os, sys\nout = sys.argv[1]\nos.makedirs(out, exist_ok=True)\n"
+        f"open(os.path.join(out, {MARKER!r}), 'w').write('{{}}')\nopen('ran.log', 'a').write(out + '\\n')\n")
+    (tmp_path / "a.py").write_text("A = 1\n")
+    (tmp_path / "b.py").write_text("B = 1\n")
+    py = sys.executable
+    (tmp_path / "dvc.yaml").write_text(json.dumps({"stages": {
+        "one": {"cmd": f"{py} mk.py data/one", "deps": ["a.py"], "params": ["seed"], "outs": ["data/one"]},
+        "two": {"cmd": f"{py} mk.py data/two", "deps": ["data/one", "b.py"], "params": ["sft.max_steps"],
+                "outs": ["data/two"]}}}))
+    monkeypatch.chdir(tmp_path)
+
+    def ran() -> list[str]:
+        log = tmp_path / "ran.log"
+        lines = log.read_text().split() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return lines
+
+    def run() -> list[str]:
+        assert main(["p.yaml", "--name", "x", "--skip"]) == 0
+        return ran()
+
+    assert run() == ["data/x/one", "data/x/two"]
+    assert run() == []  # nothing changed: both kept
+    (tmp_path / "b.py").write_text("B = 2\n")
+    assert run() == ["data/x/two"]  # its own code
+    (tmp_path / "p.yaml").write_text("sft: {max_steps: 6}\n")
+    assert run() == ["data/x/two"]  # one of its params, through the profile
+    (tmp_path / "a.py").write_text("A = 2\n")
+    assert run() == ["data/x/one", "data/x/two"]  # upstream code: the change flows downstream
+    (tmp_path / "data" / "x" / "two" / MARKER).unlink()
+    assert run() == ["data/x/two"]  # an incomplete output
