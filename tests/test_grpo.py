@@ -268,3 +268,22 @@ def test_rl_streams_are_dealt_one_task_at_a_time_in_a_seeded_order():
     assert [streams[i].task for i in order] == list("ABCABAB")  # rounds of one per task, tasks in turn
     assert task_interleaved(streams, seed=0) == order
     assert any(task_interleaved(streams, seed=s) != order for s in range(1, 5))  # the seed orders each task's streams
+
+
+def test_copy_attention_reports_per_layer_where_a_copied_answer_word_looks(sft_model, sliced_world, monkeypatch):
+    """scripts/copy_attention.py: per decoder layer, attention shares in [0, 1] and the word's probability."""
+    from tests.conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from copy_attention import copy_attention
+
+    params, sft_dir = sft_model
+    result = copy_attention(str(sft_dir), str(sliced_world / "sft"), answers=5, tasks=("EU", "OU", "TP", "RF", "GP"))
+    assert 1 <= result["answers"] <= 5 and 0 < result["p_word"] < 1
+    from transformers import AutoConfig
+
+    layers = AutoConfig.from_pretrained(sft_dir).text_config.num_hidden_layers
+    assert len(result["layers"]) == layers
+    for layer in result["layers"]:
+        assert 0 <= layer["question_mean_head"] <= layer["question_best_head"] <= 1
+        assert layer["question_mean_head"] + layer["image_mean_head"] <= 1.001  # shares of one softmax row
