@@ -13,6 +13,7 @@ import argparse
 
 import torch
 
+from streampro.config import load_params
 from streampro.data.parquet import read_trajectories
 from streampro.model.format import IGNORE, StreamFormat
 from streampro.synth.scene import COLOURS, SHAPES
@@ -20,9 +21,11 @@ from streampro.train.sft import load_model, windows
 
 
 def copy_attention(model_path: str, trajectories: str, answers: int = 40, tasks: tuple[str, ...] = ("EU", "OU"),
-                   window: int = 30) -> dict:
+                   window: int | None = None) -> dict:
     """``{"answers": n, "p_word": mean probability, "layers": [{"question_best_head", "question_mean_head",
-    "image_mean_head"}, ...]}`` over the first ``answers`` copyable answer words of the given tasks."""
+    "image_mean_head"}, ...]}`` over the first ``answers`` copyable answer words of the given tasks, in
+    windows of ``window`` turns (default: params.yaml's ``model.window_turns``, as SFT cuts them)."""
+    window = window or load_params().model.window_turns
     model, processor = load_model(model_path)
     model.set_attn_implementation("eager")  # SDPA returns no attention weights
     model.eval()

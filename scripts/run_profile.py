@@ -62,14 +62,16 @@ def param_values(params: dict, keys: list) -> dict:
     return values
 
 
-def stage_stamps(dvc_file: str, profile: str, name: str, skip: set[str]) -> dict[str, str]:
-    """Per stage, a hash of what its result depends on: command, params values, code deps' content and,
-    for a dep that is (under) an earlier stage's output, that stage's stamp (so a change flows downstream)."""
+def stage_stamps(dvc_file: str, commands: list[tuple[str, list[str], list[str]]], profile: str, name: str
+                 ) -> dict[str, str]:
+    """Per stage of ``commands`` (from :func:`stage_commands`), a hash of what its result depends on: command,
+    params values, code deps' content and, for a dep that is (under) an earlier stage's output, that stage's
+    stamp (so a change flows downstream)."""
     stages = yaml.safe_load(open(dvc_file))["stages"]
     params = load_params("params.yaml", profile).model_dump(mode="json")
     outs_of: dict[str, str] = {}
     stamps: dict[str, str] = {}
-    for stage, words, outs in stage_commands(dvc_file, profile, name, skip):
+    for stage, words, outs in commands:
         deps = {}
         for dep in stages[stage].get("deps", []):
             dep = moved(dep, name)
@@ -107,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     record = f"data/{name}/stages.json"
     done = json.load(open(record)) if os.path.exists(record) else {}
-    stamps = stage_stamps(args.dvc_file, args.profile, name, set(args.skip))
-    for stage, words, outs in stage_commands(args.dvc_file, args.profile, name, set(args.skip)):
+    commands = stage_commands(args.dvc_file, args.profile, name, set(args.skip))
+    stamps = stage_stamps(args.dvc_file, commands, args.profile, name)
+    for stage, words, outs in commands:
         complete = outs and all(os.path.exists(os.path.join(o, MARKER)) for o in outs)
         if complete and done.get(stage) == stamps[stage]:
             print(f"[{name}] {stage}: complete and current, kept", flush=True)
