@@ -21,10 +21,11 @@ from streampro.train.sft import load_model, windows
 
 
 def copy_attention(model_path: str, trajectories: str, answers: int = 40, tasks: tuple[str, ...] = ("EU", "OU"),
-                   window: int | None = None) -> dict:
+                   window: int | None = None, cut=None) -> dict:
     """``{"answers": n, "p_word": mean probability, "layers": [{"question_best_head", "question_mean_head",
     "image_mean_head"}, ...]}`` over the first ``answers`` copyable answer words of the given tasks, in
-    windows of ``window`` turns (default: params.yaml's ``model.window_turns``, as SFT cuts them)."""
+    windows of ``window`` turns (default: params.yaml's ``model.window_turns``, as SFT cuts them), each
+    passed through ``cut`` (a function of the window's turns) when given."""
     window = window or load_params().model.window_turns
     model, processor = load_model(model_path)
     model.set_attn_implementation("eager")  # SDPA returns no attention weights
@@ -39,6 +40,7 @@ def copy_attention(model_path: str, trajectories: str, answers: int = 40, tasks:
         for turns in windows(trajectory, window):
             if n >= answers or not any(t.question for t in turns):
                 continue
+            turns = cut(turns) if cut else turns
             enc = fmt.encode([turns])
             ids, sup = enc["input_ids"][0].tolist(), (enc["labels"][0] != IGNORE).tolist()
             with torch.no_grad():

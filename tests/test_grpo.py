@@ -287,3 +287,36 @@ def test_copy_attention_reports_per_layer_where_a_copied_answer_word_looks(sft_m
     for layer in result["layers"]:
         assert 0 <= layer["question_mean_head"] <= layer["question_best_head"] <= 1
         assert layer["question_mean_head"] + layer["image_mean_head"] <= 1.001  # shares of one softmax row
+
+
+def test_copy_probe_cuts_windows_and_trains_a_fresh_model_of_the_given_init(sliced_world, monkeypatch, tmp_path):
+    """scripts/copy_probe.py: the three cuts of a window, and a 2-step run measured by copy_attention."""
+    import random
+
+    from tests.conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from copy_probe import copy_probe, cut
+    from streampro.model.format import StreamTurn
+
+    window = [StreamTurn(f"<{i}s-{i + 1}s>", "q?" if i == 1 else "", "</Response> a" if i == 6 else "</Silence>", b"")
+              for i in range(8)]
+    rng = random.Random(0)
+    assert cut(window, "full", rng) == window
+    assert cut(window, "short", rng) == [window[1], window[6]]
+    lengths = set()
+    for _ in range(20):
+        thinned = cut(window, "thinned", rng)
+        assert thinned[0] == window[1] and thinned[-1] == window[6] and all(t in window[2:6] for t in thinned[1:-1])
+        lengths.add(len(thinned))
+    assert len(lengths) > 2  # the question at varying distances from its answer
+    result = copy_probe(str(sliced_world / "sft"), str(sliced_world / "sft"), ("EU", "OU", "TP", "RF", "GP"),
+                        "thinned", steps=2, init_std=0.06)
+    assert result["train_loss"] > 0 and 1 <= result["answers"] and 0 < result["p_word"] < 1 and 0 < result["p_word_same_cut"] < 1
+
+    from safetensors.torch import load_file
+    from streampro.model.tiny import build_tiny_model
+
+    weights = load_file(f"{build_tiny_model(str(tmp_path / 'm'), init_std=0.06, prepared=False)}/model.safetensors")
+    embedding = next(v for k, v in weights.items() if k.endswith("embed_tokens.weight"))
+    assert abs(float(embedding.std()) - 0.06) < 0.003  # the text weights start at the given std (Qwen's 0.02 by default)

@@ -75,7 +75,8 @@ def build_processor(frame_size: int = 56) -> Qwen2_5_VLProcessor:
                                video_processor=video_processor, chat_template=CHAT_TEMPLATE)
 
 
-def tiny_config(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, vision_hidden: int = 64) -> Qwen2_5_VLConfig:
+def tiny_config(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, vision_hidden: int = 64,
+                init_std: float = 0.02) -> Qwen2_5_VLConfig:
     half = hidden // heads // 2  # mrope_section (time, height, width) must sum to head_dim / 2
     h = w = (half - half // 4) // 2
     mrope = [half - h - w, h, w]  # [16, 24, 24] for Qwen's head_dim 128; [4, 6, 6] for 32
@@ -84,7 +85,7 @@ def tiny_config(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, v
         text_config={
             "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": 2 * hidden,
             "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": max(1, heads // 2),
-            "max_position_embeddings": 32768, "tie_word_embeddings": True,
+            "max_position_embeddings": 32768, "tie_word_embeddings": True, "initializer_range": init_std,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
             "bos_token_id": ids["<|im_start|>"], "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"],
         },

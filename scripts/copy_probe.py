@@ -1,0 +1,94 @@
+"""A quick training probe of the skill the embedded model lacks: copying the question's object (colour,
+shape) into its answers. Trains a fresh tiny model for a few hundred steps on the windows of some tasks,
+cut one of three ways, then measures with ``copy_attention`` (on held-out windows, full and cut the same
+way) the probability of the answer words the question names, and the attention heads that retrieve them. Minutes per try,
+where a whole SFT + bench takes ten: a loop to test levers for that skill (docs/model.md has what it found).
+
+    python scripts/copy_probe.py SFT_TRAJECTORIES HELDOUT [--tasks OU] [--cut full|thinned|short]
+        [--steps 300] [--lr 3e-3] [--init-std 0.02] [--batch 4]
+
+``full``: the windows SFT trains on; ``thinned``: each step a fresh copy of each window with a random
+share of the turns between the question and its first answer dropped (the question at every distance
+from that answer); ``short``: the question's turn and the first answer's turn only.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+
+import torch
+from transformers import get_cosine_schedule_with_warmup
+
+from copy_attention import copy_attention
+from streampro.config import load_params
+from streampro.data.parquet import read_trajectories
+from streampro.model.format import StreamFormat, StreamTurn
+from streampro.model.tiny import build_tiny_model
+from streampro.train.losses import LossConfig, stream_loss
+from streampro.train.sft import load_model, windows
+
+
+def cut(window: list[StreamTurn], how: str, rng: random.Random) -> list[StreamTurn]:
+    asked = next((i for i, t in enumerate(window) if t.question), None)
+    first = next((i for i, t in enumerate(window) if t.target.startswith("</Response>")), None)
+    if how == "full" or asked is None or first is None or first < asked:
+        return window
+    keep = rng.random() if how == "thinned" else 0.0
+    return [window[asked]] + [t for t in window[asked + 1:first] if rng.random() < keep] + [window[first]]
+
+
+def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",), how: str = "full",
+               steps: int = 300, lr: float = 3e-3, init_std: float = 0.02, batch: int = 4, seed: int = 0) -> dict:
+    """Train a fresh tiny model as described above; ``copy_attention``'s result on ``heldout``'s full windows,
+    plus ``p_word_same_cut`` (on its windows cut as for training) and the last training loss."""
+    params = load_params()
+    samples = [w for t in read_trajectories(trajectories) if t.task in tasks
+               for w in windows(t, params.model.window_turns)]
+    if not samples:
+        raise SystemExit(f"copy_probe: no {'/'.join(tasks)} trajectories under {trajectories}")
+    with tempfile.TemporaryDirectory() as tmp:
+        model, processor = load_model(build_tiny_model(f"{tmp}/base", params.slice.frame_size, seed, init_std=init_std))
+        fmt, cfg = StreamFormat(processor), params.sft
+        loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        schedule = get_cosine_schedule_with_warmup(optimizer, min(20, steps // 10), steps)
+        rng = random.Random(seed)
+        loss = torch.tensor(float("nan"))
+        for _ in range(steps):
+            enc = fmt.encode([cut(w, how, rng) for w in rng.sample(samples, min(batch, len(samples)))])
+            labels = enc.pop("labels")
+            loss = stream_loss(model(**enc).logits, labels, loss_config, distributed=False)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step(), schedule.step(), optimizer.zero_grad()
+        model.save_pretrained(f"{tmp}/trained")
+        processor.save_pretrained(f"{tmp}/trained")
+        result = copy_attention(f"{tmp}/trained", heldout, tasks=tasks)
+        same_cut = copy_attention(f"{tmp}/trained", heldout, tasks=tasks, cut=lambda w: cut(w, how, rng))
+    return {"train_loss": round(float(loss), 4), **result, "p_word_same_cut": same_cut["p_word"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trajectories", help="training trajectories (e.g. data/sliced/sft)")
+    parser.add_argument("heldout", help="held-out trajectories (e.g. data/sliced/rl)")
+    parser.add_argument("--tasks", nargs="+", default=["OU"], help="tasks to train and measure on (default OU)")
+    parser.add_argument("--cut", choices=["full", "thinned", "short"], default="full", help="how windows are cut")
+    parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, cosine schedule (default 3e-3)")
+    parser.add_argument("--init-std", type=float, default=0.02, help="the tiny model's initializer_range (default 0.02)")
+    parser.add_argument("--batch", type=int, default=4, help="windows per step (default 4)")
+    args = parser.parse_args(argv)
+    result = copy_probe(args.trajectories, args.heldout, tuple(args.tasks), args.cut, args.steps, args.lr,
+                        args.init_std, args.batch)
+    best = max(layer["question_best_head"] for layer in result["layers"])
+    print(f"{'/'.join(args.tasks)}, {args.cut} windows, {args.steps} steps, lr {args.lr}, init std {args.init_std}: "
+          f"train loss {result['train_loss']}, held-out p(word) {result['p_word']:.3f} over {result['answers']} "
+          f"words, best head on the question's word {best:.3f}; p(word) on {args.cut} held-out windows "
+          f"{result['p_word_same_cut']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
