@@ -1,15 +1,19 @@
 """A quick training probe of the skill the embedded model lacks: copying the question's object (colour,
-shape) into its answers. Trains a fresh tiny model for a few hundred steps on the windows of some tasks,
-cut one of three ways, then measures with ``copy_attention`` (on held-out windows, full and cut the same
-way) the probability of the answer words the question names, and the attention heads that retrieve them. Minutes per try,
-where a whole SFT + bench takes ten: a loop to test levers for that skill (docs/model.md has what it found).
+shape) into its answers. Trains a tiny model (fresh, or one this probe saved) for a few hundred steps on
+the windows of some tasks, cut one of three ways, then measures with ``copy_attention`` (on held-out
+windows, full and cut the same way) the probability of the answer words the question names, and the
+attention heads that retrieve them. Minutes per try, where a whole SFT + bench takes ten: a loop to test
+levers for that skill (docs/model.md has what it found).
 
     python scripts/copy_probe.py SFT_TRAJECTORIES HELDOUT [--tasks OU] [--cut full|thinned|short]
-        [--steps 300] [--lr 3e-3] [--init-std 0.02] [--batch 4]
+        [--steps 300] [--lr 3e-3] [--init-std 0.02] [--batch 4] [--start MODEL] [--save DIR] [--measure EU OU]
 
 ``full``: the windows SFT trains on; ``thinned``: each step a fresh copy of each window with a random
 share of the turns between the question and its first answer dropped (the question at every distance
-from that answer); ``short``: the question's turn and the first answer's turn only.
+from that answer); ``short``: the question's turn and the first answer's turn only. A curriculum:
+
+    python scripts/copy_probe.py data/sliced/sft data/sliced/rl --cut short --steps 400 --init-std 0.06 --save /tmp/short
+    python scripts/copy_probe.py data/sliced/sft data/sliced/rl --cut thinned --steps 600 --start /tmp/short
 """
 from __future__ import annotations
 
@@ -39,8 +43,10 @@ def cut(window: list[StreamTurn], how: str, rng: random.Random) -> list[StreamTu
 
 
 def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",), how: str = "full",
-               steps: int = 300, lr: float = 3e-3, init_std: float = 0.02, batch: int = 4, seed: int = 0) -> dict:
-    """Train a fresh tiny model as described above; ``copy_attention``'s result on ``heldout``'s full windows,
+               steps: int = 300, lr: float = 3e-3, init_std: float = 0.02, batch: int = 4, seed: int = 0,
+               start: str | None = None, save: str | None = None, measure: tuple[str, ...] | None = None) -> dict:
+    """Train a fresh tiny model (or the one saved at ``start``: a curriculum) as described above, saved to
+    ``save`` when given, measured on the ``measure`` tasks (default: the trained ones); ``copy_attention``'s result on ``heldout``'s full windows,
     plus ``p_word_same_cut`` (on its windows cut as for training) and the last training loss."""
     params = load_params()
     samples = [w for t in read_trajectories(trajectories) if t.task in tasks
@@ -48,7 +54,8 @@ def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",)
     if not samples:
         raise SystemExit(f"copy_probe: no {'/'.join(tasks)} trajectories under {trajectories}")
     with tempfile.TemporaryDirectory() as tmp:
-        model, processor = load_model(build_tiny_model(f"{tmp}/base", params.slice.frame_size, seed, init_std=init_std))
+        model, processor = load_model(start or build_tiny_model(f"{tmp}/base", params.slice.frame_size, seed,
+                                                                init_std=init_std))
         fmt, cfg = StreamFormat(processor), params.sft
         loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
@@ -62,10 +69,11 @@ def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step(), schedule.step(), optimizer.zero_grad()
-        model.save_pretrained(f"{tmp}/trained")
-        processor.save_pretrained(f"{tmp}/trained")
-        result = copy_attention(f"{tmp}/trained", heldout, tasks=tasks)
-        same_cut = copy_attention(f"{tmp}/trained", heldout, tasks=tasks, cut=lambda w: cut(w, how, rng))
+        trained = save or f"{tmp}/trained"
+        model.save_pretrained(trained)
+        processor.save_pretrained(trained)
+        result = copy_attention(trained, heldout, tasks=measure or tasks)
+        same_cut = copy_attention(trained, heldout, tasks=measure or tasks, cut=lambda w: cut(w, how, rng))
     return {"train_loss": round(float(loss), 4), **result, "p_word_same_cut": same_cut["p_word"]}
 
 
@@ -79,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, cosine schedule (default 3e-3)")
     parser.add_argument("--init-std", type=float, default=0.02, help="the tiny model's initializer_range (default 0.02)")
     parser.add_argument("--batch", type=int, default=4, help="windows per step (default 4)")
+    parser.add_argument("--start", help="go on training this probe's saved model (a curriculum) instead of a fresh one")
+    parser.add_argument("--save", help="save the trained model here")
+    parser.add_argument("--measure", nargs="+", help="tasks to measure on (default: --tasks)")
     args = parser.parse_args(argv)
     result = copy_probe(args.trajectories, args.heldout, tuple(args.tasks), args.cut, args.steps, args.lr,
-                        args.init_std, args.batch)
+                        args.init_std, args.batch, start=args.start, save=args.save,
+                        measure=tuple(args.measure) if args.measure else None)
     best = max(layer["question_best_head"] for layer in result["layers"])
-    print(f"{'/'.join(args.tasks)}, {args.cut} windows, {args.steps} steps, lr {args.lr}, init std {args.init_std}: "
+    start = f"from {args.start}" if args.start else f"init std {args.init_std}"
+    print(f"{'/'.join(args.tasks)}, {args.cut} windows, {args.steps} steps, lr {args.lr}, {start}: "
           f"train loss {result['train_loss']}, held-out p(word) {result['p_word']:.3f} over {result['answers']} "
           f"words, best head on the question's word {best:.3f}; p(word) on {args.cut} held-out windows "
           f"{result['p_word_same_cut']:.3f}")

@@ -311,8 +311,11 @@ def test_copy_probe_cuts_windows_and_trains_a_fresh_model_of_the_given_init(slic
         lengths.add(len(thinned))
     assert len(lengths) > 2  # the question at varying distances from its answer
     result = copy_probe(str(sliced_world / "sft"), str(sliced_world / "sft"), ("EU", "OU", "TP", "RF", "GP"),
-                        "thinned", steps=2, init_std=0.06)
+                        "thinned", steps=2, init_std=0.06, save=str(tmp_path / "probe"))
     assert result["train_loss"] > 0 and 1 <= result["answers"] and 0 < result["p_word"] < 1 and 0 < result["p_word_same_cut"] < 1
+    then = copy_probe(str(sliced_world / "sft"), str(sliced_world / "sft"), ("EU", "OU"), "short", steps=1,
+                      start=str(tmp_path / "probe"))  # a curriculum: on from the saved model
+    assert then["p_word"] != result["p_word"] and 0 < then["p_word_same_cut"] < 1
 
     from safetensors.torch import load_file
     from streampro.model.tiny import build_tiny_model
