@@ -90,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", help="go on training this probe's saved model (a curriculum) instead of a fresh one")
     parser.add_argument("--save", help="save the trained model here")
     parser.add_argument("--measure", nargs="+", help="tasks to measure on (default: --tasks)")
+    parser.add_argument("--seed", type=int, default=0, help="the fresh model's and the sampling's seed (default 0)")
     args = parser.parse_args(argv)
     result = copy_probe(args.trajectories, args.heldout, tuple(args.tasks), args.cut, args.steps, args.lr,
-                        args.init_std, args.batch, start=args.start, save=args.save,
+                        args.init_std, args.batch, args.seed, start=args.start, save=args.save,
                         measure=tuple(args.measure) if args.measure else None)
     best = max(layer["question_best_head"] for layer in result["layers"])
     start = f"from {args.start}" if args.start else f"init std {args.init_std}"
