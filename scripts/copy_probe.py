@@ -34,6 +34,7 @@ from streampro.train.sft import load_model, windows
 
 
 def cut(window: list[StreamTurn], how: str, rng: random.Random) -> list[StreamTurn]:
+    """``window`` cut as ``how`` says (see the module's note); a window without a question before an answer whole."""
     asked = next((i for i, t in enumerate(window) if t.question), None)
     first = next((i for i, t in enumerate(window) if t.target.startswith("</Response>")), None)
     if how == "full" or asked is None or first is None or first < asked:
@@ -46,8 +47,9 @@ def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",)
                steps: int = 300, lr: float = 3e-3, init_std: float = 0.02, batch: int = 4, seed: int = 0,
                start: str | None = None, save: str | None = None, measure: tuple[str, ...] | None = None) -> dict:
     """Train a fresh tiny model (or the one saved at ``start``: a curriculum) as described above, saved to
-    ``save`` when given, measured on the ``measure`` tasks (default: the trained ones); ``copy_attention``'s result on ``heldout``'s full windows,
-    plus ``p_word_same_cut`` (on its windows cut as for training) and the last training loss."""
+    ``save`` when given. Returns ``copy_attention``'s result on ``heldout``'s full windows of the ``measure``
+    tasks (default: the trained ones), plus ``p_word_same_cut`` (on windows cut as for training) and the
+    last training loss."""
     params = load_params()
     samples = [w for t in read_trajectories(trajectories) if t.task in tasks
                for w in windows(t, params.model.window_turns)]
