@@ -3,7 +3,8 @@ shape) into its answers. Trains a tiny model (fresh, or one this probe saved) fo
 the windows of some tasks, cut one of three ways, then measures with ``copy_attention`` (on held-out
 windows, full and cut the same way) the probability of the answer words the question names, and the
 attention heads that retrieve them. Minutes per try, where a whole SFT + bench takes ten: a loop to test
-levers for that skill (docs/model.md has what it found).
+levers for that skill (docs/model.md has what it found). What it found now runs inside SFT as the copy
+curriculum (params.yaml ``sft.curriculum``, streampro/train/curriculum.py, whose cuts this probe uses).
 
     python scripts/copy_probe.py SFT_TRAJECTORIES HELDOUT [--tasks OU] [--cut full|thinned|short]
         [--steps 300] [--lr 3e-3] [--init-std 0.02] [--batch 4] [--start MODEL] [--save DIR] [--measure EU OU]
@@ -27,20 +28,11 @@ from transformers import get_cosine_schedule_with_warmup
 from copy_attention import copy_attention
 from streampro.config import load_params
 from streampro.data.parquet import read_trajectories
-from streampro.model.format import StreamFormat, StreamTurn
+from streampro.model.format import StreamFormat
 from streampro.model.tiny import build_tiny_model
-from streampro.train.losses import LossConfig, stream_loss
-from streampro.train.sft import load_model, windows
-
-
-def cut(window: list[StreamTurn], how: str, rng: random.Random) -> list[StreamTurn]:
-    """``window`` cut as ``how`` says (see the module's note); a window without a question before an answer whole."""
-    asked = next((i for i, t in enumerate(window) if t.question), None)
-    first = next((i for i, t in enumerate(window) if t.target.startswith("</Response>")), None)
-    if how == "full" or asked is None or first is None or first < asked:
-        return window
-    keep = rng.random() if how == "thinned" else 0.0
-    return [window[asked]] + [t for t in window[asked + 1:first] if rng.random() < keep] + [window[first]]
+from streampro.train.curriculum import cut_window as cut
+from streampro.train.losses import stream_loss
+from streampro.train.sft import load_model, sft_loss_config, windows
 
 
 def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",), how: str = "full",
@@ -58,9 +50,9 @@ def copy_probe(trajectories: str, heldout: str, tasks: tuple[str, ...] = ("OU",)
     with tempfile.TemporaryDirectory() as tmp:
         model, processor = load_model(start or build_tiny_model(f"{tmp}/base", params.slice.frame_size, seed,
                                                                 init_std=init_std))
-        fmt, cfg = StreamFormat(processor), params.sft
-        loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        fmt = StreamFormat(processor)
+        loss_config = sft_loss_config(params, fmt)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.sft.weight_decay)
         schedule = get_cosine_schedule_with_warmup(optimizer, min(20, steps // 10), steps)
         rng = random.Random(seed)
         loss = torch.tensor(float("nan"))

@@ -144,6 +144,12 @@ def summarize(metrics: dict[str, dict[int, dict]], out: str) -> dict:
     return summary
 
 
+def curriculum(params: Params) -> str:
+    """The copy curriculum every SFT arm runs first, under its own loss, in words ('' when there is none)."""
+    phases = ", ".join(f"{'/'.join(c.tasks)} {c.cut} {c.steps}" for c in params.sft.curriculum)
+    return f"the copy curriculum ({phases} steps) then " if phases else ""
+
+
 def markdown(summary: dict, params: Params) -> str:
     def cell(arm: str, dim: str) -> str:
         s = summary["arms"][arm][dim]
@@ -154,7 +160,8 @@ def markdown(summary: dict, params: Params) -> str:
              f"{', '.join(map(str, seeds))})", "",
              "StreamPro-F1 on the bench split (0-100), mean ± std over the training seeds. The world and the bench "
              "are the same for every arm and seed; every setting other than the arm's is params.yaml's "
-             f"(SFT: {params.sft.max_steps} steps, lr {params.sft.learning_rate:g}, batch {params.sft.batch_size}; "
+             f"(SFT: {curriculum(params)}{params.sft.max_steps} steps, lr {params.sft.learning_rate:g}, batch "
+             f"{params.sft.batch_size}; "
              f"GRPO: {params.grpo.max_steps} steps, {params.grpo.num_generations} rollouts). The paper's column: "
              "Qwen2.5-VL-3B on StreamPro-Bench (W-Avg).", "",
              "| arm | W-Avg | Avg | PU | TR | PA | paper (3B, W-Avg) |", "|---|---|---|---|---|---|---|"]

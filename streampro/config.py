@@ -92,6 +92,24 @@ class ModelParams(_Section):
     name_or_path: str = Field("tiny", description="'tiny' builds a small Qwen2.5-VL from a config")
     window_turns: int = Field(30, ge=1, description="sliding window of the last N turns")
     max_new_tokens: int = Field(24, ge=1, description="longest output of one turn")
+    init_std: float = Field(0.06, gt=0, description="'tiny' only: the std of its initial weights (Qwen's "
+                            "initializer_range is 0.02; the tiny model learns the copy sooner at 0.06)")
+
+
+class CurriculumPhase(_Section):
+    """One copy phase before SFT proper (streampro/train/curriculum.py): ``steps`` steps on the windows of
+    ``tasks`` cut ``short`` (the question's turn and the first answer's turn) or ``thinned`` (a random share
+    of the turns between them dropped)."""
+
+    tasks: list[str] = Field(min_length=1, description="the tasks whose windows the phase trains on")
+    cut: Literal["short", "thinned"]
+    steps: int = Field(ge=1)
+
+
+# The embedded default: grow a copy head on OU (short, then thinned), then spread it to EU.
+DEFAULT_CURRICULUM = [CurriculumPhase(tasks=["OU"], cut="short", steps=400),
+                      CurriculumPhase(tasks=["OU"], cut="thinned", steps=600),
+                      CurriculumPhase(tasks=["EU"], cut="thinned", steps=600)]
 
 
 class SFTParams(_Section):
@@ -109,6 +127,9 @@ class SFTParams(_Section):
                                    "learning_rate (0 freezes it)")
     logging_steps: int = Field(10, ge=1)
     save_steps: int = Field(200, ge=1)
+    curriculum: list[CurriculumPhase] = Field(DEFAULT_CURRICULUM, description="copy phases before SFT proper, "
+                                              "in order, for a model that cannot yet copy the question's object "
+                                              "into its answers (the tiny one); [] for a pretrained checkpoint")
 
 
 class RewardWeights(_Section):

@@ -80,7 +80,8 @@ def prepare(params: Params, out: str, base: str | None = None) -> dict:
     """The checkpoint SFT starts from: params.yaml model.name_or_path (or ``base``) with the decision tokens."""
     from streampro.model.prepare import prepare_step
 
-    return prepare_step(base or params.model.name_or_path, out, params.slice.frame_size, params.seed)
+    return prepare_step(base or params.model.name_or_path, out, params.slice.frame_size, params.seed,
+                        params.model.init_std)
 
 
 def sft(params: Params, trajectories: str, out: str, model: str | None = None, eval_trajectories: str | None = None,
@@ -211,7 +212,8 @@ _steps = [
     Step("sft", "supervised fine-tuning with the CB-Stream loss (TRL SFTTrainer)",
          "Fine-tune the prepared checkpoint (--model, the output of `streampro prepare`; default params.yaml "
          "model.name_or_path, 'tiny' prepared on the fly) on sliced trajectories in the streaming format, supervising "
-         "only the assistant tokens, with sft.loss (ce | focal | cb_stream). Saves the model and processor to OUT, "
+         "only the assistant tokens, with sft.loss (ce | focal | cb_stream), after the copy phases of sft.curriculum "
+         "(the tiny model's; [] for a pretrained checkpoint). Saves the model and processor to OUT, "
          "checkpoints every sft.save_steps under OUT/checkpoints, and resumes from the last one when re-run with the "
          "same settings.", sft,
          (Arg("trajectories", "training trajectories (a split folder of Parquet shards)", required=True,

@@ -48,6 +48,8 @@ def test_paper_profile_carries_the_papers_values():
     assert params.grpo.learning_rate == 1e-6
     assert (params.grpo.reward_weights.fmt, params.grpo.reward_weights.turn, params.grpo.reward_weights.traj) == (
         0.1, 0.45, 0.45)
+    # a pretrained checkpoint already copies the question's object: no copy phases before its SFT
+    assert params.sft.curriculum == []
     # values the profile does not touch come from params.yaml
     assert params.synth == load_params(REPO / "params.yaml").synth
 
@@ -78,6 +80,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path):
     ("grpo:\n  reward_weights: {fmt: .nan}\n", "field 'grpo.reward_weights.fmt'"),
     ("sft:\n  max_steps: true\n", "field 'sft.max_steps': Value error, expected a number, got the boolean true"),
     ("slice:\n  sample_fps: .inf\n", "field 'slice.sample_fps'"),
+    ("sft:\n  curriculum: [{tasks: [OU], cut: long, steps: 5}]\n", "field 'sft.curriculum.0.cut'"),
+    ("sft:\n  curriculum: [{tasks: [OU], cut: short, steps: 0}]\n", "field 'sft.curriculum.0.steps'"),
 ])
 def test_settings_that_would_silently_mislead_are_errors(tmp_path: Path, text, message):
     path = tmp_path / "params.yaml"

@@ -74,7 +74,8 @@ def _torchrun(args: list[str], env: dict, log: Path) -> subprocess.Popen:
 @pytest.mark.slow
 def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world, tiny_model, tmp_path):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["sft"].update({"batch_size": 2, "max_steps": 6, "save_steps": 2, "logging_steps": 1})
+    data["sft"].update({"batch_size": 2, "max_steps": 6, "save_steps": 2, "logging_steps": 1,
+                        "curriculum": [{"tasks": ["OU"], "cut": "thinned", "steps": 1}]})  # its phases under torchrun too
     data["grpo"].update({"num_generations": 2, "max_steps": 1, "streams_per_step": 1})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}

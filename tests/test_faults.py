@@ -19,13 +19,14 @@ import yaml
 from streampro.bench.report import collect_metrics
 from streampro.data.parquet import read_trajectories
 from streampro.outputs import IncompleteOutput
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 BIN = Path(sys.executable).parent
 
 
 def _params(tmp_path, **sections):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["sft"].update(NO_CURRICULUM)
     for name, values in sections.items():
         data[name].update(values)
     path = tmp_path / "params.yaml"

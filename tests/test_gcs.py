@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 BIN = Path(sys.executable).parent
 
@@ -72,7 +72,7 @@ def test_sft_trains_into_a_bucket_and_resumes_from_its_checkpoints_there(gcs, sl
     import yaml
 
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["sft"].update({"batch_size": 2, "save_steps": 1, "logging_steps": 1})
+    data["sft"].update({"batch_size": 2, "save_steps": 1, "logging_steps": 1, **NO_CURRICULUM})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
 
     def sft(steps: int) -> dict:

@@ -8,13 +8,14 @@ import yaml
 from streampro.config import params_from_dict
 from streampro.train.grpo import build_trainer
 from streampro.train.sft import load_model, train_sft
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 
 @pytest.fixture(scope="module")
 def sft_model(tmp_path_factory, sliced_world):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["sft"].update({"batch_size": 2, "learning_rate": 0.003, "save_steps": 1000, "logging_steps": 10})
+    data["sft"].update({"batch_size": 2, "learning_rate": 0.003, "save_steps": 1000, "logging_steps": 10,
+                        **NO_CURRICULUM})
     data["grpo"].update({"num_generations": 4, "learning_rate": 0.001, "save_steps": 1000,
                          "reward_weights": {"fmt": 0.2, "turn": 0.5, "traj": 0.3}})  # distinct: a swap shows
     data["model"]["max_new_tokens"] = 8
@@ -290,26 +291,12 @@ def test_copy_attention_reports_per_layer_where_a_copied_answer_word_looks(sft_m
 
 
 def test_copy_probe_cuts_windows_and_trains_a_fresh_model_of_the_given_init(sliced_world, monkeypatch, tmp_path):
-    """scripts/copy_probe.py: the three cuts of a window, and a 2-step run measured by copy_attention."""
-    import random
-
+    """scripts/copy_probe.py: a 2-step run measured by copy_attention (its cuts: test_sft's curriculum test)."""
     from tests.conftest import REPO
 
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    from copy_probe import copy_probe, cut
-    from streampro.model.format import StreamTurn
+    from copy_probe import copy_probe
 
-    window = [StreamTurn(f"<{i}s-{i + 1}s>", "q?" if i == 1 else "", "</Response> a" if i == 6 else "</Silence>", b"")
-              for i in range(8)]
-    rng = random.Random(0)
-    assert cut(window, "full", rng) == window
-    assert cut(window, "short", rng) == [window[1], window[6]]
-    lengths = set()
-    for _ in range(20):
-        thinned = cut(window, "thinned", rng)
-        assert thinned[0] == window[1] and thinned[-1] == window[6] and all(t in window[2:6] for t in thinned[1:-1])
-        lengths.add(len(thinned))
-    assert len(lengths) > 2  # the question at varying distances from its answer
     result = copy_probe(str(sliced_world / "sft"), str(sliced_world / "sft"), ("EU", "OU", "TP", "RF", "GP"),
                         "thinned", steps=2, init_std=0.06, save=str(tmp_path / "probe"))
     assert result["train_loss"] > 0 and 1 <= result["answers"] and 0 < result["p_word"] < 1 and 0 < result["p_word_same_cut"] < 1

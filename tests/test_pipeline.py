@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from streampro.config import load_params
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 sys.path.insert(0, str(REPO))  # components/ and pipelines/ are top-level folders of the repo
 
@@ -141,7 +141,7 @@ def test_whole_pipeline_runs_locally(tmp_path):
 
     params = copy.deepcopy(DEFAULT_PARAMS)
     params["synth"]["videos"] = {"sft": 7, "rl": 2, "bench": 7}
-    params["sft"].update({"max_steps": 4, "batch_size": 2, "logging_steps": 2, "save_steps": 100})
+    params["sft"].update({"max_steps": 4, "batch_size": 2, "logging_steps": 2, "save_steps": 100, **NO_CURRICULUM})
     params["grpo"].update({"max_steps": 1, "num_generations": 2})
     params["model"]["max_new_tokens"] = 8
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))

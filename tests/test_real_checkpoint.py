@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from streampro.cli import main
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_prepare_adds_the_decision_tokens_once(real_vocab, prepared, tmp_path):
 def _params(tmp_path, model):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["model"].update({"name_or_path": model, "max_new_tokens": 4})
-    data["sft"].update({"batch_size": 2, "save_steps": 1000, "logging_steps": 1})
+    data["sft"].update({"batch_size": 2, "save_steps": 1000, "logging_steps": 1, **NO_CURRICULUM})
     data["grpo"].update({"num_generations": 2, "save_steps": 1000})
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -15,12 +15,12 @@ from streampro.model.format import StreamFormat
 from streampro.train.losses import LossConfig, stream_loss
 from streampro.train.sft import load_model, train_sft, windows
 from streampro.data.parquet import read_trajectories
-from tests.conftest import REPO
+from tests.conftest import NO_CURRICULUM, REPO
 
 
 def _params(tmp_path, **sft):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["sft"].update({"weight_decay": 0.0, "learning_rate": 0.003, "batch_size": 2, **sft})
+    data["sft"].update({"weight_decay": 0.0, "learning_rate": 0.003, "batch_size": 2, **NO_CURRICULUM, **sft})
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
     return path, params_from_dict(data)
@@ -151,3 +151,57 @@ def test_a_vision_lr_scale_of_zero_keeps_the_vision_tower_and_trains_the_rest(tm
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(".visual." not in f".{k}" for k in changed)  # its group's learning rate is 0
     assert any(k.startswith("model.layers.") for k in changed)  # the language model trained
+
+
+def test_curriculum_cuts_keep_the_question_and_the_first_answer():
+    """streampro/train/curriculum.py: short keeps the question's turn and the first answer's; thinned drops a
+    random share of the turns between them; a window with no question before an answer stays whole."""
+    import random
+
+    from streampro.model.format import StreamTurn
+    from streampro.train.curriculum import cut_window
+
+    window = [StreamTurn(f"<{i}s-{i + 1}s>", "q?" if i == 1 else "", "</Response> a" if i in (6, 7) else "</Silence>",
+                         b"") for i in range(8)]
+    rng = random.Random(0)
+    assert cut_window(window, "full", rng) == window
+    assert cut_window(window, "short", rng) == [window[1], window[6]]
+    lengths = set()
+    for _ in range(30):
+        thinned = cut_window(window, "thinned", rng)
+        assert thinned[0] == window[1] and thinned[-1] == window[6] and all(t in window[2:6] for t in thinned[1:-1])
+        assert [window.index(t) for t in thinned] == sorted(window.index(t) for t in thinned)  # in stream order
+        lengths.add(len(thinned))
+    assert lengths == {2, 3, 4, 5, 6}  # the question at every distance from its answer
+    silent = [t._replace(target="</Silence>") for t in window]
+    assert cut_window(silent, "short", rng) == silent  # no answer: whole
+    assert cut_window(window[2:], "short", rng) == window[2:]  # no question: whole
+    with pytest.raises(ValueError, match="unknown cut 'long'"):
+        cut_window(window, "long", rng)
+
+
+@pytest.mark.slow
+def test_sft_runs_the_curriculum_phases_first_and_keeps_a_finished_phase(tmp_path, sliced_world):
+    phases = [{"tasks": ["OU", "EU"], "cut": "short", "steps": 2}, {"tasks": ["EU"], "cut": "thinned", "steps": 3}]
+    _, params = _params(tmp_path, save_steps=1000, curriculum=phases)
+    out = tmp_path / "sft"
+    summary = train_sft(params, str(sliced_world / "sft"), str(out), max_steps=2)
+    tasks = [t.task for t in read_trajectories(str(sliced_world / "sft"))]
+    assert [(c["cut"], c["steps"], c["tasks"], c["windows"]) for c in summary["curriculum"]] == [
+        ("short", 2, ["OU", "EU"], tasks.count("OU") + tasks.count("EU")), ("thinned", 3, ["EU"], tasks.count("EU"))]
+    assert all(c["train_loss"] > 0 for c in summary["curriculum"])  # (one window a stream: the tiny world's are short)
+    phase = out / "checkpoints" / "curriculum-2-thinned"
+    state = json.loads((phase / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    from safetensors.torch import load_file
+
+    base, first = load_file(out / "base" / "model.safetensors"), load_file(phase.parent / "curriculum-1-short" /
+                                                                           "model.safetensors")
+    assert any(not torch.equal(base[k], first[k]) for k in base)  # the phases trained the model SFT starts from
+    stamp = (phase / "model.safetensors").stat().st_mtime_ns
+    again = train_sft(params, str(sliced_world / "sft"), str(out), max_steps=3)  # more SFT steps: phases kept
+    assert again["curriculum"] == summary["curriculum"] and again["global_step"] == 3
+    assert (phase / "model.safetensors").stat().st_mtime_ns == stamp
+    _, no_such = _params(tmp_path, curriculum=[{"tasks": ["XX"], "cut": "short", "steps": 1}])
+    with pytest.raises(ValueError, match=r"sft.curriculum phase 1 tasks \['XX'\]: none of the SFT trajectories"):
+        train_sft(no_such, str(sliced_world / "sft"), str(tmp_path / "other"), max_steps=1)

@@ -83,17 +83,18 @@ def _record(folder: str) -> dict:
     return {}
 
 
-def prepare_step(base: str, out: str, frame_size: int = 56, seed: int = 0) -> dict:
-    """The DAG's ``prepare`` step: ``base`` ('tiny': the embedded model, built here from its config)
-    with the decision tokens, saved to ``out`` as a complete step output."""
+def prepare_step(base: str, out: str, frame_size: int = 56, seed: int = 0, init_std: float = 0.02) -> dict:
+    """The DAG's ``prepare`` step: ``base`` ('tiny': the embedded model, built here from its config, its
+    weights drawn at ``init_std``) with the decision tokens, saved to ``out`` as a complete step output."""
     from streampro.outputs import code_fingerprint, step_output
 
-    settings = [base, frame_size if base == "tiny" else None, seed if base == "tiny" else None, code_fingerprint()]
+    tiny = base == "tiny"
+    settings = [base] + ([frame_size, seed, init_std] if tiny else []) + [code_fingerprint()]
     with step_output(out, "prepare", settings=settings) as output:
         if base == "tiny":
             from streampro.model.tiny import build_tiny_model
 
-            build_tiny_model(output.path, frame_size=frame_size, seed=seed)
+            build_tiny_model(output.path, frame_size=frame_size, seed=seed, init_std=init_std)
             record = _record(output.path)
         else:
             record = prepare_checkpoint(base, output.path)

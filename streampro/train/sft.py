@@ -30,6 +30,7 @@ from streampro.schema import Trajectory
 from streampro.timing import turn_label
 from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
+from streampro.train.curriculum import CutWindowBatches
 from streampro.train.losses import LossConfig, stream_loss
 from streampro.train.tracking import LiveMetrics, history_rows, write_history, write_training_pages
 
@@ -157,7 +158,7 @@ def base_model_path(params: Params, out: str, model: str | None = None) -> str:
         return params.model.name_or_path
     path = os.path.join(out, "base")
     if distributed.is_main() and not os.path.exists(os.path.join(path, "config.json")):
-        build_tiny_model(path, frame_size=params.slice.frame_size, seed=params.seed)
+        build_tiny_model(path, frame_size=params.slice.frame_size, seed=params.seed, init_std=params.model.init_std)
     distributed.barrier()
     return path
 
@@ -170,6 +171,73 @@ def run_settings(params: Params, trajectories: str, model: str | None = None) ->
             code_fingerprint()] + ([fingerprint([model])] if model else [])
 
 
+def sft_loss_config(params: Params, fmt: StreamFormat) -> LossConfig:
+    """The streaming loss of params.yaml ``sft`` for the model whose format is ``fmt``."""
+    cfg = params.sft
+    return LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
+
+
+def trainer_args(params: Params, output_dir: str, steps: int, model) -> SFTConfig:
+    """TRL's SFTConfig of an SFT run (or a curriculum phase) of ``steps`` steps: params.yaml ``sft``'s
+    batch, learning rate (cosine, warm-up over a tenth of the steps, at most 20), saving and logging."""
+    cfg = params.sft
+    return SFTConfig(
+        output_dir=output_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, **distributed.sharding(cfg.distributed, model),
+        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=min(20, steps // 10),
+        weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
+        report_to=["tensorboard"] if _has_tensorboard() else [], seed=params.seed,
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
+        dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, **runtime.train_precision(),
+    )
+
+
+def _window_dataset(samples: list):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"window": list(range(len(samples)))})
+
+
+PHASE_RECORD = "curriculum.json"
+
+
+def run_curriculum(params: Params, streams: list[Trajectory], start: str, folder: str) -> tuple[str, list[dict]]:
+    """The copy curriculum's phases (params.yaml ``sft.curriculum``, streampro/train/curriculum.py), each
+    trained from the one before (the first from ``start``) and saved under ``folder/curriculum-N-CUT``; a
+    finished phase is kept, a stopped one resumes from its checkpoints. Returns the model SFT proper starts
+    from and what each phase did."""
+    done = []
+    for number, cfg in enumerate(params.sft.curriculum, 1):
+        samples = [w for t in streams if t.task in cfg.tasks for w in windows(t, params.model.window_turns)]
+        if not samples:
+            raise ValueError(f"sft.curriculum phase {number} tasks {cfg.tasks}: none of the SFT trajectories has "
+                             "one of these tasks")
+        phase = os.path.join(folder, f"curriculum-{number}-{cfg.cut}")
+        record = os.path.join(phase, PHASE_RECORD)
+        if not os.path.exists(record):
+            model, processor = load_model(start)
+            fmt = StreamFormat(processor)
+            os.makedirs(os.path.join(phase, "checkpoints"), exist_ok=True)
+            trainer = StreamSFTTrainer(model=model, args=trainer_args(params, os.path.join(phase, "checkpoints"),
+                                                                      cfg.steps, model),
+                                       train_dataset=_window_dataset(samples),
+                                       data_collator=CutWindowBatches(fmt, samples, cfg.cut, f"{params.seed}/{number}"),
+                                       processing_class=processor, loss_config=sft_loss_config(params, fmt),
+                                       vision_lr_scale=params.sft.vision_lr_scale)
+            log.info("sft: curriculum phase %d, %d steps on %d %s windows of %s", number, cfg.steps, len(samples),
+                     cfg.cut, cfg.tasks)
+            result = train_or_finish(trainer, get_last_checkpoint(os.path.join(phase, "checkpoints")))
+            trainer.save_model(phase)
+            if distributed.is_main():
+                processor.save_pretrained(phase)
+                storage.write_text(record, json.dumps({**cfg.model_dump(), "windows": len(samples), "train_loss": round(
+                    result.training_loss, 5) if result else None}) + "\n")
+            distributed.barrier()
+        done.append(json.loads(storage.read_text(record)))
+        start = phase
+    return start, done
+
+
 def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
               log_path: str | None = None, max_steps: int | None = None, model_path: str | None = None) -> dict:
     """Train, save the model and processor to ``out``, and return a summary."""
@@ -180,26 +248,16 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     held = list(read_trajectories(eval_trajectories)) if eval_trajectories else streams[-cfg.batch_size:]
     samples = [w for t in streams for w in windows(t, params.model.window_turns)]
     ckpt_dir = checkpoint_dir(out, run_settings(params, trajectories, model_path))
+    start, curriculum = run_curriculum(params, streams, base_model_path(params, out, model_path), ckpt_dir)
 
-    from datasets import Dataset
-
-    model, processor = load_model(base_model_path(params, out, model_path))
+    model, processor = load_model(start)
     fmt = StreamFormat(processor)
     probe_batch = fmt.encode([windows(t, params.model.window_turns)[0] for t in held[: cfg.batch_size]])
-    has_tb = _has_tensorboard()
-    args = SFTConfig(
-        output_dir=ckpt_dir, max_steps=max_steps or cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, **distributed.sharding(cfg.distributed, model),
-        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=min(20, (max_steps or cfg.max_steps) // 10),
-        weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
-        report_to=["tensorboard"] if has_tb else [], seed=params.seed,
-        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
-        dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, **runtime.train_precision(),
-    )
-    loss_config = LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
+    args = trainer_args(params, ckpt_dir, max_steps or cfg.max_steps, model)
+    loss_config = sft_loss_config(params, fmt)
     probe = DecisionProbe(fmt, probe_batch, loss_config)  # first: the live metrics see what it adds
     callbacks = [probe] + ([LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
-    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"window": list(range(len(samples)))}),
+    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=_window_dataset(samples),
                                data_collator=WindowBatches(fmt, samples),
                                processing_class=processor, loss_config=loss_config, callbacks=callbacks,
                                vision_lr_scale=cfg.vision_lr_scale)
@@ -221,6 +279,7 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
                "ranks": distributed.world(), "ranks_in_sync": in_sync, "sharding": distributed.sharding_of(trainer),
                "global_batch": cfg.batch_size * cfg.gradient_accumulation_steps * distributed.world(),
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
+               "curriculum": curriculum,
                **probe}
     storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
