@@ -4,7 +4,10 @@ Arms: SFT with each loss of ``ablation.losses`` (ce, focal, cb_stream) and, with
 from the cb_stream SFT model; each over the training seeds ``ablation.seeds``. The world (videos, items,
 trajectories, the bench) is the DAG's, made once from params.yaml ``seed``, so it is byte-identical across
 arms and seeds; a training seed sets the tiny model's initialisation, the order of the training data and
-the rollouts' sampling. Every other setting is params.yaml's, the same for all arms.
+the rollouts' sampling. Every other setting is params.yaml's, the same for all arms. With a copy curriculum
+(``sft.curriculum``) it is trained once per seed into ``OUT/curriculum-sSEED/model`` and every SFT arm of
+that seed starts from it, the curriculum off (a stand-in for the one pretrained checkpoint all the paper's
+arms start from).
 
 Each arm and seed writes ``OUT/ARM-sSEED/{model,bench,live}``. A finished step (its completion marker) is
 kept; an unfinished SFT or GRPO resumes from its checkpoints: a stopped ablation picks up where it was.
@@ -76,14 +79,35 @@ def keep_or_clear(folder: str, key: str, stamp: str | None = None) -> None:
         storage.write_text(stamp, json.dumps({"key": key}) + "\n")
 
 
+def curriculum_model(params: Params, sliced: str, out: str, seed: int) -> str:
+    """The copy curriculum (params.yaml ``sft.curriculum``, under its own SFT loss) at ``seed``, trained once
+    (or resumed, or kept) into ``OUT/curriculum-sSEED/model``: every SFT arm of that seed starts from it, as the
+    paper's arms all start from one pretrained checkpoint."""
+    from streampro.train.sft import train_curriculum
+
+    folder = storage.join(out, f"curriculum-s{seed}")
+    p = params.model_copy(update={"seed": seed})
+    keep_or_clear(folder, arm_key(p, "curriculum", [layout.split_dir(sliced, "sft")]))
+    model = storage.join(folder, "model")
+    if not done(model):
+        log.info("ablation: the copy curriculum, seed %d: training", seed)
+        train_curriculum(p, layout.split_dir(sliced, "sft"), model)
+    return model
+
+
 def run_arm(params: Params, sliced: str, items: str, rl_items: str, out: str, arm: str, seed: int) -> dict:
-    """Train (or resume, or keep) one arm at one seed and bench it; returns its bench metrics."""
+    """Train (or resume, or keep) one arm at one seed and bench it; returns its bench metrics. An SFT arm
+    starts from its seed's copy-curriculum model (when params.yaml has a curriculum)."""
     from streampro.steps import bench, grpo, sft
 
     folder = storage.join(out, f"{arm}-s{seed}")
     model, results = storage.join(folder, "model"), storage.join(folder, "bench")
     p = arm_params(params, seed, "cb_stream" if arm == "grpo" else arm)
     upstream = [storage.join(out, f"cb_stream-s{seed}", "model")] if arm == "grpo" else []
+    start = None
+    if arm != "grpo" and params.sft.curriculum:
+        start = curriculum_model(params, sliced, out, seed)
+        p, upstream = p.model_copy(update={"sft": p.sft.model_copy(update={"curriculum": []})}), [start]
     key = arm_key(p, arm, [sliced, items, rl_items, *upstream])
     keep_or_clear(folder, key)
     keep_or_clear(results, bench_key(key), storage.join(folder, "bench.json"))  # other bench code: score again
@@ -93,7 +117,7 @@ def run_arm(params: Params, sliced: str, items: str, rl_items: str, out: str, ar
             sft_model = storage.join(out, f"cb_stream-s{seed}", "model")
             grpo(p, sft_model, layout.split_dir(sliced, "rl"), rl_items, model, live=storage.join(folder, "live"))
         else:
-            sft(p, layout.split_dir(sliced, "sft"), model, eval_trajectories=layout.split_dir(sliced, "rl"),
+            sft(p, layout.split_dir(sliced, "sft"), model, model=start, eval_trajectories=layout.split_dir(sliced, "rl"),
                 live=storage.join(folder, "live"))
     if not done(results):
         bench(p, layout.split_dir(sliced, "bench"), items, results, policies=["model"], model=model, model_name=arm)
@@ -145,9 +169,10 @@ def summarize(metrics: dict[str, dict[int, dict]], out: str) -> dict:
 
 
 def curriculum(params: Params) -> str:
-    """The copy curriculum every SFT arm runs first, under its own loss, in words ('' when there is none)."""
+    """The copy curriculum every SFT arm starts from, in words ('' when there is none)."""
     phases = ", ".join(f"{'/'.join(c.tasks)} {c.cut} {c.steps}" for c in params.sft.curriculum)
-    return f"the copy curriculum ({phases} steps) then " if phases else ""
+    return (f"from the copy curriculum ({phases} steps, under {params.sft.loss}; one model per seed, the same "
+            "for every SFT arm), " if phases else "")
 
 
 def markdown(summary: dict, params: Params) -> str:

@@ -52,8 +52,12 @@ def test_ablate_on_the_ci_profile_trains_every_arm_once_and_resumes(sliced_world
     assert "grpo_gain" in summary and "grpo_reward" in summary and "grpo_probe" in summary
     text = (report / "ablation.md").read_text()
     assert "SFT (CB-Stream) → GRPO" in text and "16.3" in text
+    phases = json.loads((out / "curriculum-s0" / "model" / "curriculum.json").read_text())
+    assert [(c["cut"], c["steps"]) for c in phases] == [(c.cut, c.steps) for c in params.sft.curriculum]
+    assert all(json.loads((out / f"{arm}-s0" / "model" / "sft_summary.json").read_text())["curriculum"] == []
+               for arm in ("ce", "focal", "cb_stream"))  # each SFT arm starts from the seed's curriculum model
     markers = {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")}
-    assert len(markers) == 8  # 4 arms x (model, bench)
+    assert len(markers) == 9  # 4 arms x (model, bench) and the curriculum
     assert run_ablation(*args) == summary  # a second run keeps every finished arm: nothing retrained
     assert {p: p.stat().st_mtime for p in out.glob("*/*/_COMPLETE.json")} == markers
     # a changed GRPO setting retrains (and re-benches) the GRPO arm only; the SFT arms are kept

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
@@ -236,6 +237,27 @@ def run_curriculum(params: Params, streams: list[Trajectory], start: str, folder
         done.append(json.loads(storage.read_text(record)))
         start = phase
     return start, done
+
+
+def train_curriculum(params: Params, trajectories: str, out: str) -> dict:
+    """Only the copy curriculum (``sft.curriculum``), from params.yaml's model ('tiny': built under ``out/base``),
+    its last phase saved to ``out`` as a complete step output: one start for SFT runs that differ only in their
+    loss (the ablation's arms of a seed). Returns what each phase did."""
+    distributed.init()
+    streams = list(read_trajectories(trajectories))
+    if not streams:
+        raise FileNotFoundError(f"no trajectories under {trajectories}")
+    settings = run_settings(params, trajectories)
+    with distributed.training_output(out, "curriculum", [trajectories], ("checkpoints", "base"), settings) as output:
+        last, phases = run_curriculum(params, streams, base_model_path(params, output.path),
+                                      checkpoint_dir(output.path, settings))
+        if distributed.is_main():
+            for name in os.listdir(last):
+                if os.path.isfile(os.path.join(last, name)) and name != PHASE_RECORD:
+                    shutil.copy2(os.path.join(last, name), output.path)
+            storage.write_text(os.path.join(output.path, PHASE_RECORD), json.dumps(phases, indent=2) + "\n")
+        output.counts = {"phases": len(phases)}
+    return {"curriculum": phases}
 
 
 def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: str | None = None,
