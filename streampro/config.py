@@ -118,7 +118,7 @@ class SFTParams(_Section):
     lambda_text: float = Field(2.0, ge=0.0)
     focal_gamma: float = Field(2.0, ge=0.0)
     learning_rate: float = Field(3e-3, gt=0)
-    max_steps: int = Field(800, ge=1)
+    max_steps: int = Field(600, ge=1)
     batch_size: int = Field(4, ge=1, description="per device; global batch = batch_size x accumulation x ranks")
     gradient_accumulation_steps: int = Field(1, ge=1)
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: replicate (ddp) or shard (fsdp)")

@@ -98,6 +98,7 @@ def test_sft_and_grpo_under_torchrun_on_two_cpu_ranks(sliced_world, synth_world,
     assert summary["global_step"] == 6 and summary["resumed_from"] and "checkpoint-" in summary["resumed_from"]
     assert summary["ranks"] == 2 and summary["ranks_in_sync"] is True and summary["global_batch"] == 4
     assert summary["sharding"] == "ddp"
+    assert [(c["cut"], c["steps"]) for c in summary["curriculum"]] == [("thinned", 1)]  # its copy phase ran first
     assert json.loads((sft / "_COMPLETE.json").read_text())["step"] == "sft"
     assert not (tmp_path / "sft.partial").exists()
     rows = (live / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
