@@ -178,9 +178,10 @@ def sft_loss_config(params: Params, fmt: StreamFormat) -> LossConfig:
     return LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
 
 
-def trainer_args(params: Params, output_dir: str, steps: int, model) -> SFTConfig:
+def trainer_args(params: Params, output_dir: str, steps: int, model, save_on_each_node: bool = False) -> SFTConfig:
     """TRL's SFTConfig of an SFT run (or a curriculum phase) of ``steps`` steps: params.yaml ``sft``'s
-    batch, learning rate (cosine, warm-up over a tenth of the steps, at most 20), saving and logging."""
+    batch, learning rate (cosine, warm-up over a tenth of the steps, at most 20), saving and logging
+    (``save_on_each_node``: every machine writes the model, for ranks that read it back from local disk)."""
     cfg = params.sft
     return SFTConfig(
         output_dir=output_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
@@ -189,7 +190,8 @@ def trainer_args(params: Params, output_dir: str, steps: int, model) -> SFTConfi
         weight_decay=cfg.weight_decay, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         report_to=["tensorboard"] if _has_tensorboard() else [], seed=params.seed,
         remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
-        dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, **runtime.train_precision(),
+        dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, save_on_each_node=save_on_each_node,
+        **runtime.train_precision(),
     )
 
 
@@ -220,7 +222,7 @@ def run_curriculum(params: Params, streams: list[Trajectory], start: str, folder
             fmt = StreamFormat(processor)
             os.makedirs(os.path.join(phase, "checkpoints"), exist_ok=True)
             trainer = StreamSFTTrainer(model=model, args=trainer_args(params, os.path.join(phase, "checkpoints"),
-                                                                      cfg.steps, model),
+                                                                      cfg.steps, model, save_on_each_node=True),
                                        train_dataset=_window_dataset(samples),
                                        data_collator=CutWindowBatches(fmt, samples, cfg.cut, f"{params.seed}/{number}"),
                                        processing_class=processor, loss_config=sft_loss_config(params, fmt),
@@ -228,13 +230,16 @@ def run_curriculum(params: Params, streams: list[Trajectory], start: str, folder
             log.info("sft: curriculum phase %d, %d steps on %d %s windows of %s", number, cfg.steps, len(samples),
                      cfg.cut, cfg.tasks)
             result = train_or_finish(trainer, get_last_checkpoint(os.path.join(phase, "checkpoints")))
-            trainer.save_model(phase)
-            if distributed.is_main():
+            trainer.save_model(phase)  # on every machine: the next phase loads it from local disk
+            entry = {**cfg.model_dump(), "windows": len(samples),
+                     "train_loss": round(result.training_loss, 5) if result else None}
+            if distributed.node_main():
                 processor.save_pretrained(phase)
-                storage.write_text(record, json.dumps({**cfg.model_dump(), "windows": len(samples), "train_loss": round(
-                    result.training_loss, 5) if result else None}) + "\n")
+                storage.write_text(record, json.dumps(entry) + "\n")
             distributed.barrier()
-        done.append(json.loads(storage.read_text(record)))
+        else:
+            entry = json.loads(storage.read_text(record))
+        done.append(entry)
         start = phase
     return start, done
 
