@@ -30,7 +30,7 @@ from streampro.config import load_params
 from streampro.data.parquet import read_trajectories
 from streampro.model.format import StreamFormat
 from streampro.model.tiny import build_tiny_model
-from streampro.train.curriculum import cut_window as cut
+from streampro.train.curriculum import CUTS, cut_window as cut
 from streampro.train.losses import stream_loss
 from streampro.train.sft import load_model, sft_loss_config, windows
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trajectories", help="training trajectories (e.g. data/sliced/sft)")
     parser.add_argument("heldout", help="held-out trajectories (e.g. data/sliced/rl)")
     parser.add_argument("--tasks", nargs="+", default=["OU"], help="tasks to train and measure on (default OU)")
-    parser.add_argument("--cut", choices=["full", "thinned", "short"], default="full", help="how windows are cut")
+    parser.add_argument("--cut", choices=("full", *CUTS), default="full", help="how windows are cut")
     parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, cosine schedule (default 3e-3)")
     parser.add_argument("--init-std", type=float, default=0.02, help="the tiny model's initializer_range (default 0.02)")
