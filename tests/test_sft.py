@@ -205,3 +205,27 @@ def test_sft_runs_the_curriculum_phases_first_and_keeps_a_finished_phase(tmp_pat
     _, no_such = _params(tmp_path, curriculum=[{"tasks": ["XX"], "cut": "short", "steps": 1}])
     with pytest.raises(ValueError, match=r"sft.curriculum phase 1 tasks \['XX'\]: none of the SFT trajectories"):
         train_sft(no_such, str(sliced_world / "sft"), str(tmp_path / "other"), max_steps=1)
+
+
+def test_sft_batches_windows_of_about_the_same_length(tmp_path, sliced_world, tiny_model):
+    """SFT proper samples through the Trainer's length-grouped sampler on each window's exact token count, so a
+    batch is mostly tokens, not padding; the curriculum's phases (cut afresh every batch) draw at random."""
+    from transformers import AutoProcessor
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from streampro.config import load_params
+    from streampro.train.sft import StreamSFTTrainer, _window_dataset, sft_loss_config, trainer_args
+
+    processor = AutoProcessor.from_pretrained(tiny_model)
+    fmt = StreamFormat(processor)
+    samples = [w for t in read_trajectories(str(sliced_world / "sft")) for w in windows(t, 30)]
+    data = _window_dataset(samples, fmt)
+    assert data["length"] == [int(fmt.encode([w])["input_ids"].shape[1]) for w in samples]
+    assert len(set(data["length"])) > 1
+    params = load_params(str(REPO / "params.yaml"))
+    model, _ = load_model(str(tiny_model))
+    assert trainer_args(params, str(tmp_path), 5, model).train_sampling_strategy == "random"
+    trainer = StreamSFTTrainer(model=model, args=trainer_args(params, str(tmp_path), 5, model, by_length=True),
+                               train_dataset=data, processing_class=processor, loss_config=sft_loss_config(params, fmt))
+    sampler = trainer._get_train_sampler()
+    assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == data["length"]

@@ -74,6 +74,7 @@ class StreamFormat:
         self.end_id = tok.convert_tokens_to_ids("<|im_end|>")
         ids = decision_ids(tok, getattr(tok, "name_or_path", None) or "the model")  # else: run `prepare`
         self.silence_id, self.response_id = ids[protocol.SILENCE], ids[protocol.RESPONSE]
+        self._image_tokens: dict[tuple[int, int], int] = {}
         self.suppress_ids = [i for i in (tok.convert_tokens_to_ids(t) for t in SUPPRESSED) if i is not None and i >= 0]
 
     def render(self, messages: list[dict], generation_prompt: bool = False) -> str:
@@ -94,6 +95,21 @@ class StreamFormat:
         enc = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
         enc["labels"] = self.assistant_labels(enc["input_ids"])
         return dict(enc)
+
+    def token_count(self, turns: list[StreamTurn]) -> int:
+        """How many tokens ``encode`` gives this stream (before padding), from its text alone: the rendered
+        conversation's tokens, each image placeholder counted as the image tokens of a frame of its size."""
+        text = self.render(conversation([(t.label, t.question, t.target) for t in turns], self.system))
+        n_text = len(self.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return n_text + len(turns) * (self.image_tokens(turns[0].frame) - 1) if turns else n_text
+
+    def image_tokens(self, frame: bytes) -> int:
+        """Placeholder tokens the processor gives one frame of this one's size."""
+        size = jpeg_image(frame).size
+        if size not in self._image_tokens:
+            grid = self.processor.image_processor(images=[jpeg_image(frame)], return_tensors="pt")["image_grid_thw"]
+            self._image_tokens[size] = int(grid.prod()) // self.processor.image_processor.merge_size ** 2
+        return self._image_tokens[size]
 
     def assistant_labels(self, input_ids: torch.Tensor) -> torch.Tensor:
         labels = torch.full_like(input_ids, IGNORE)

@@ -178,10 +178,14 @@ def sft_loss_config(params: Params, fmt: StreamFormat) -> LossConfig:
     return LossConfig(cfg.loss, fmt.silence_id, fmt.response_id, cfg.beta, cfg.lambda_text, cfg.focal_gamma)
 
 
-def trainer_args(params: Params, output_dir: str, steps: int, model, save_on_each_node: bool = False) -> SFTConfig:
+def trainer_args(params: Params, output_dir: str, steps: int, model, save_on_each_node: bool = False,
+                 by_length: bool = False) -> SFTConfig:
     """TRL's SFTConfig of an SFT run (or a curriculum phase) of ``steps`` steps: params.yaml ``sft``'s
     batch, learning rate (cosine, warm-up over a tenth of the steps, at most 20), saving and logging
-    (``save_on_each_node``: every machine writes the model, for ranks that read it back from local disk)."""
+    (``save_on_each_node``: every machine writes the model, for ranks that read it back from local disk).
+    ``by_length``: batches of windows of about the same length (the Trainer's ``group_by_length`` sampler on
+    the dataset's ``length`` column: random groups of 50 batches, sorted by length within each), so that
+    little of a batch is padding and the attention runs on less of it (``benchmarks/sft_step.py``)."""
     cfg = params.sft
     return SFTConfig(
         output_dir=output_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
@@ -191,14 +195,19 @@ def trainer_args(params: Params, output_dir: str, steps: int, model, save_on_eac
         report_to=["tensorboard"] if _has_tensorboard() else [], seed=params.seed,
         remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
         dataloader_num_workers=0, disable_tqdm=False, gradient_checkpointing=False, save_on_each_node=save_on_each_node,
-        **runtime.train_precision(),
+        train_sampling_strategy="group_by_length" if by_length else "random", **runtime.train_precision(),
     )
 
 
-def _window_dataset(samples: list):
+def _window_dataset(samples: list, fmt: StreamFormat | None = None):
+    """The dataset the trainer samples: window numbers (the collator encodes them), with ``fmt`` their token
+    counts as the ``length`` column the length-grouped sampler reads."""
     from datasets import Dataset
 
-    return Dataset.from_dict({"window": list(range(len(samples)))})
+    columns = {"window": list(range(len(samples)))}
+    if fmt is not None:
+        columns["length"] = [fmt.token_count(w) for w in samples]
+    return Dataset.from_dict(columns)
 
 
 PHASE_RECORD = "curriculum.json"
@@ -280,11 +289,11 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     model, processor = load_model(start)
     fmt = StreamFormat(processor)
     probe_batch = fmt.encode([windows(t, params.model.window_turns)[0] for t in held[: cfg.batch_size]])
-    args = trainer_args(params, ckpt_dir, max_steps or cfg.max_steps, model)
+    args = trainer_args(params, ckpt_dir, max_steps or cfg.max_steps, model, by_length=True)
     loss_config = sft_loss_config(params, fmt)
     probe = DecisionProbe(fmt, probe_batch, loss_config)  # first: the live metrics see what it adds
     callbacks = [probe] + ([LiveMetrics(log_path, LIVE_METRICS)] if log_path else [])
-    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=_window_dataset(samples),
+    trainer = StreamSFTTrainer(model=model, args=args, train_dataset=_window_dataset(samples, fmt),
                                data_collator=WindowBatches(fmt, samples),
                                processing_class=processor, loss_config=loss_config, callbacks=callbacks,
                                vision_lr_scale=cfg.vision_lr_scale)
