@@ -105,11 +105,11 @@ class StreamFormat:
 
     def image_tokens(self, frame: bytes) -> int:
         """Placeholder tokens the processor gives one frame of this one's size."""
-        size = jpeg_image(frame).size
-        if size not in self._image_tokens:
-            grid = self.processor.image_processor(images=[jpeg_image(frame)], return_tensors="pt")["image_grid_thw"]
-            self._image_tokens[size] = int(grid.prod()) // self.processor.image_processor.merge_size ** 2
-        return self._image_tokens[size]
+        image = jpeg_image(frame)
+        if image.size not in self._image_tokens:
+            grid = self.processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"]
+            self._image_tokens[image.size] = int(grid.prod()) // self.processor.image_processor.merge_size ** 2
+        return self._image_tokens[image.size]
 
     def assistant_labels(self, input_ids: torch.Tensor) -> torch.Tensor:
         labels = torch.full_like(input_ids, IGNORE)

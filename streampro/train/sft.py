@@ -184,7 +184,7 @@ def trainer_args(params: Params, output_dir: str, steps: int, model, save_on_eac
     batch, learning rate (cosine, warm-up over a tenth of the steps, at most 20), saving and logging
     (``save_on_each_node``: every machine writes the model, for ranks that read it back from local disk).
     ``by_length``: batches of windows of about the same length (the Trainer's ``group_by_length`` sampler on
-    the dataset's ``length`` column: random groups of 50 batches, sorted by length within each), so that
+    the dataset's ``length`` column: random groups of up to 50 batches, sorted by length within each), so that
     little of a batch is padding and the attention runs on less of it (``benchmarks/sft_step.py``)."""
     cfg = params.sft
     return SFTConfig(
