@@ -97,12 +97,12 @@ class ModelParams(_Section):
 
 
 class CurriculumPhase(_Section):
-    """One copy phase before SFT proper (streampro/train/curriculum.py): ``steps`` steps on the windows of
-    ``tasks`` cut ``short`` (the question's turn and the first answer's turn) or ``thinned`` (a random share
-    of the turns between them dropped)."""
+    """One phase before SFT proper (streampro/train/curriculum.py): ``steps`` steps on the windows of
+    ``tasks`` cut ``short`` (the question's turn and the first answer's turn), ``thinned`` (a random share
+    of the turns between them dropped) or ``full`` (whole windows: one task's timing, before the mix)."""
 
     tasks: list[str] = Field(min_length=1, description="the tasks whose windows the phase trains on")
-    cut: Literal["short", "thinned"]
+    cut: Literal["short", "thinned", "full"]
     steps: int = Field(ge=1)
 
 

@@ -89,3 +89,10 @@ def test_settings_that_would_silently_mislead_are_errors(tmp_path: Path, text, m
     with pytest.raises(ConfigError) as info:
         load_params(path)
     assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_curriculum_phase_may_train_on_whole_windows(tmp_path: Path):
+    profile = tmp_path / "look.yaml"
+    profile.write_text("sft:\n  curriculum: [{tasks: [AA], cut: full, steps: 300}]\n")
+    (phase,) = load_params(REPO / "params.yaml", profile).sft.curriculum
+    assert (phase.tasks, phase.cut, phase.steps) == (["AA"], "full", 300)

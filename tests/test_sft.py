@@ -43,6 +43,10 @@ def test_training_lowers_the_loss(tmp_path, sliced_world):
     out = tmp_path / "sft"
     summary = train_sft(params, str(sliced_world / "sft"), str(out), log_path=str(tmp_path / "live"), max_steps=12)
     assert summary["global_step"] == 12 and summary["loss"] == "cb_stream"
+    looks = summary["frame_dependence"]  # per held-out task: P(</Response>) with the frames frozen
+    assert looks and all(set(v) == {"p_response_right_frozen_frames", "p_response_elsewhere_frozen_frames",
+                                    "frame_gap"} for v in looks.values())
+    assert isinstance(summary["frame_gap"], float)
     before = _batch_loss(out / "base", sliced_world / "sft", "cb_stream")
     after = _batch_loss(out, sliced_world / "sft", "cb_stream")
     assert after < 0.7 * before

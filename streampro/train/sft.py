@@ -16,7 +16,7 @@ import os
 import shutil
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
+from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -33,6 +33,7 @@ from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.curriculum import CutWindowBatches
 from streampro.train.losses import LossConfig, stream_loss
+from streampro.train.probes import DecisionProbe, decision_probabilities, frame_dependence
 from streampro.train.tracking import LiveMetrics, history_rows, write_history, write_training_pages
 
 log = logging.getLogger(__name__)
@@ -68,48 +69,9 @@ def load_model(path: str, dtype=None):
     return model, AutoProcessor.from_pretrained(path)
 
 
-@torch.no_grad()
-def decision_probabilities(model, fmt: StreamFormat, batch: dict, loss_config: LossConfig | None = None
-                           ) -> dict[str, float]:
-    """Mean P(``</Response>``) at the decision positions where it is due, and where ``</Silence>`` is;
-    with ``loss_config``, also the training loss on this (held-out) batch."""
-    was_training = model.training
-    model.eval()
-    inputs = {k: v.to(model.device) for k, v in batch.items() if k != "labels"}
-    logits = model(**inputs).logits
-    probs = torch.softmax(logits.float(), dim=-1)[..., fmt.response_id]
-    held_out = {} if loss_config is None else {
-        "heldout_loss": round(float(stream_loss(logits, batch["labels"].to(logits.device), loss_config,
-                                                distributed=False)), 5)}
-    model.train(was_training)
-    right, elsewhere = [], []
-    for row, positions in enumerate(fmt.decision_positions(batch["labels"])):
-        for pos in positions:
-            p = float(probs[row, pos - 1])  # the logits before a token predict it
-            (right if int(batch["labels"][row, pos]) == fmt.response_id else elsewhere).append(p)
-    mean = lambda v: sum(v) / len(v) if v else 0.0  # noqa: E731
-    return {**held_out, "p_response_right": round(mean(right), 4), "p_response_elsewhere": round(mean(elsewhere), 4)}
-
-
 # What SFT logs to DVCLive (reports/sft: metrics.json, plots/metrics/*.tsv): trainer log key -> metric name.
 LIVE_METRICS = {"loss": "loss", "heldout_loss": "heldout_loss", "p_response_right": "p_response_right",
                 "p_response_elsewhere": "p_response_elsewhere"}
-
-
-class DecisionProbe(TrainerCallback):
-    """Logs the held-out loss and decision probabilities on a held-out batch at every logging step, beside
-    the training loss (so over-fitting shows)."""
-
-    def __init__(self, fmt: StreamFormat, batch: dict, loss_config: LossConfig | None = None):
-        self.fmt, self.batch, self.loss_config = fmt, batch, loss_config
-
-    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
-        if model is None or logs is None or "loss" not in logs:
-            return
-        probe = decision_probabilities(model, self.fmt, self.batch, self.loss_config)
-        logs.update(probe)
-        if state.log_history and state.log_history[-1].get("step") == state.global_step:
-            state.log_history[-1].update(probe)  # kept in trainer_state.json, so a resumed run still has it
 
 
 def optimizer_groups(named_parameters, decay: set[str], lr: float, weight_decay: float,
@@ -304,6 +266,7 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
     in_sync = distributed.params_in_sync(trainer)  # (collectives: every rank calls them)
     trainer.save_model(out)  # rank 0 writes; under FSDP every rank gathers its shards for it
     probe = decision_probabilities(trainer.model, fmt, probe_batch, loss_config)  # (a forward: every rank, for FSDP)
+    looks = frame_dependence_by_task(trainer.model, fmt, held, params.model.window_turns)  # (forwards: every rank)
     if not distributed.is_main():
         return {}
     if log_path:  # the whole curve, from the log history a resumed run restores from its checkpoint
@@ -316,9 +279,20 @@ def _train_sft(params: Params, trajectories: str, out: str, eval_trajectories: s
                "global_batch": cfg.batch_size * cfg.gradient_accumulation_steps * distributed.world(),
                "train_loss": round(result.training_loss, 5) if result else None, "samples": len(samples),
                "curriculum": curriculum,
-               **probe}
+               **probe, "frame_gap": round(sum(v["frame_gap"] for v in looks.values()) / max(1, len(looks)), 4),
+               "frame_dependence": looks}
     storage.write_text(os.path.join(out, "sft_summary.json"), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def frame_dependence_by_task(model, fmt: StreamFormat, held: list[Trajectory], window_turns: int,
+                             per_task: int = 4) -> dict[str, dict[str, float]]:
+    """``frame_dependence`` per task on the first window of up to ``per_task`` held-out streams of each task."""
+    by_task: dict[str, list] = {}
+    for trajectory in held:
+        if len(by_task.setdefault(trajectory.task, [])) < per_task:
+            by_task[trajectory.task].append(windows(trajectory, window_turns)[0])
+    return {task: frame_dependence(model, fmt, ws) for task, ws in sorted(by_task.items())}
 
 
 def _has_tensorboard() -> bool:
