@@ -128,8 +128,7 @@ def report(params: Params, bench: list[str], out: str) -> dict:
 
 # --- what the Kubeflow UI shows of a step's result -------------------------------------------------
 def _sft_metrics(summary: dict) -> dict:
-    return {k: summary[k] for k in ("global_step", "train_loss", "p_response_right", "p_response_elsewhere", "frame_gap")
-            if k in summary}
+    return {k: summary[k] for k in ("global_step", "train_loss", "p_response_right", "p_response_elsewhere", "frame_gap")}
 
 
 def _grpo_metrics(summary: dict) -> dict:

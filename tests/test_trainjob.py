@@ -147,7 +147,7 @@ def test_the_sft_task_on_many_gpus_submits_a_trainjob_on_the_artifact_uris(fake_
         out = Path(args[args.index("--out") + 1])
         out.mkdir(parents=True)
         (out / "sft_summary.json").write_text(json.dumps({"global_step": 7, "train_loss": 0.5, "p_response_right": 0.9,
-                                                          "p_response_elsewhere": 0.1}))
+                                                          "p_response_elsewhere": 0.1, "frame_gap": 0.0}))
 
     server = fake_kubernetes(on_create=work)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
