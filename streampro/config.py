@@ -104,12 +104,15 @@ class CurriculumPhase(_Section):
     tasks: list[str] = Field(min_length=1, description="the tasks whose windows the phase trains on")
     cut: Literal["short", "thinned", "full"]
     steps: int = Field(ge=1)
+    vision_lr_scale: float | None = Field(None, ge=0, description="the vision tower's learning rate in this phase "
+                                          "as a share of sft.learning_rate (0: frozen; null: sft.vision_lr_scale)")
 
 
-# The embedded default: grow a copy head on OU (short, then thinned), then spread it to EU.
+# The embedded default: grow a copy head on OU (short, then thinned), then spread it to EU; AA's thinned windows
+# in the thinned phases keep the model reading its frames (docs/model.md, "Copy and look").
 DEFAULT_CURRICULUM = [CurriculumPhase(tasks=["OU"], cut="short", steps=400),
-                      CurriculumPhase(tasks=["OU"], cut="thinned", steps=600),
-                      CurriculumPhase(tasks=["EU"], cut="thinned", steps=600)]
+                      CurriculumPhase(tasks=["OU", "AA"], cut="thinned", steps=600),
+                      CurriculumPhase(tasks=["EU", "AA"], cut="thinned", steps=600)]
 
 
 class SFTParams(_Section):

@@ -157,6 +157,23 @@ def test_a_vision_lr_scale_of_zero_keeps_the_vision_tower_and_trains_the_rest(tm
     assert any(k.startswith("model.layers.") for k in changed)  # the language model trained
 
 
+def test_a_curriculum_phase_may_freeze_the_vision_tower(tmp_path, sliced_world):
+    """A phase's own ``vision_lr_scale`` (0: frozen) overrides sft.vision_lr_scale for that phase only."""
+    from safetensors.torch import load_file
+
+    phase = {"tasks": ["OU"], "cut": "short", "steps": 2, "vision_lr_scale": 0.0}
+    _, params = _params(tmp_path, curriculum=[phase], save_steps=1000)
+    out = tmp_path / "sft"
+    train_sft(params, str(sliced_world / "sft"), str(out), max_steps=2)
+    base = load_file(out / "base" / "model.safetensors")
+    phased = load_file(out / "checkpoints" / "curriculum-1-short" / "model.safetensors")
+    final = load_file(out / "model.safetensors")
+    vision = [k for k in base if ".visual." in f".{k}"]
+    assert vision and all(torch.equal(base[k], phased[k]) for k in vision)  # frozen in the phase
+    assert any(not torch.equal(base[k], phased[k]) for k in base if k.startswith("model.layers."))
+    assert any(not torch.equal(phased[k], final[k]) for k in vision)  # SFT proper trains it (scale 1)
+
+
 def test_curriculum_cuts_keep_the_question_and_the_first_answer():
     """streampro/train/curriculum.py: short keeps the question's turn and the first answer's; thinned drops a
     random share of the turns between them; a window with no question before an answer stays whole."""

@@ -13,6 +13,10 @@ the copy"). Before SFT proper it trains, phase after phase (``sft.curriculum``),
 On OU, short then thinned grows a copy head (held-out p(word) 1.00 on full windows, measured with
 ``scripts/copy_probe.py``); neither alone does, nor do full windows, nor both tasks at once. A thinned
 phase on EU after it spreads the copy to EU. A window with no question before an answer is kept whole.
+AA's windows, thinned, train beside OU's and EU's (the embedded default): without them the copy phases leave the
+model unable to learn to read its frames at all (its residual stream grows ~100× while the image tokens stay
+small); with them the vision tower keeps pace and the final model times AA by what it sees (docs/model.md,
+"Copy and look").
 A phase may also take whole windows (``full``): one task's timing on its own before the mix (docs/model.md,
 "Does the model look?").
 Each phase is a run of the same trainer as SFT, with its own schedule.

@@ -197,7 +197,8 @@ def run_curriculum(params: Params, streams: list[Trajectory], start: str, folder
                                        train_dataset=_window_dataset(samples),
                                        data_collator=CutWindowBatches(fmt, samples, cfg.cut, f"{params.seed}/{number}"),
                                        processing_class=processor, loss_config=sft_loss_config(params, fmt),
-                                       vision_lr_scale=params.sft.vision_lr_scale)
+                                       vision_lr_scale=params.sft.vision_lr_scale if cfg.vision_lr_scale is None
+                                       else cfg.vision_lr_scale)
             log.info("sft: curriculum phase %d, %d steps on %d %s windows of %s", number, cfg.steps, len(samples),
                      cfg.cut, cfg.tasks)
             result = train_or_finish(trainer, get_last_checkpoint(os.path.join(phase, "checkpoints")))
