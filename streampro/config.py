@@ -111,8 +111,8 @@ class CurriculumPhase(_Section):
 # The embedded default: grow a copy head on OU (short, then thinned), then spread it to EU; AA's thinned windows
 # in the thinned phases keep the model reading its frames (docs/model.md, "Copy and look").
 DEFAULT_CURRICULUM = [CurriculumPhase(tasks=["OU"], cut="short", steps=400),
-                      CurriculumPhase(tasks=["OU", "AA"], cut="thinned", steps=600),
-                      CurriculumPhase(tasks=["EU", "AA"], cut="thinned", steps=600)]
+                      CurriculumPhase(tasks=["OU", "AA", "TG"], cut="thinned", steps=600),
+                      CurriculumPhase(tasks=["EU", "AA", "TG"], cut="thinned", steps=600)]
 
 
 class SFTParams(_Section):
@@ -143,7 +143,7 @@ class RewardWeights(_Section):
 
 class GRPOParams(_Section):
     num_generations: int = Field(4, ge=2)
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(0.7, gt=0)
     tau: float = Field(8.0, gt=0)
     beta: float = Field(0.0, ge=0)
     learning_rate: float = Field(1e-4, gt=0)

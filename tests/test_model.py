@@ -26,6 +26,16 @@ def test_special_tokens_and_config(loaded):
     assert sum(rope["mrope_section"]) == head_dim // 2
 
 
+def test_a_turn_time_is_the_same_token_in_the_label_and_in_an_answer(loaded):
+    tok = loaded[1].tokenizer
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    for number in ("4", "11", "27"):
+        (token,) = ids(number)  # a number is one token ...
+        assert token in ids(f"<{number}s-{int(number) + 1}s>")  # ... in the turn label
+        assert token in ids(f"</Response> from 3s to {number}s")  # ... and in a TG answer: naming it is a copy
+    assert tok.decode(ids("</Response> from 3s to 11s")) == "</Response> from 3s to 11s"
+
+
 def test_only_assistant_tokens_are_supervised(loaded, sliced_world):
     model, processor = loaded
     fmt = StreamFormat(processor)

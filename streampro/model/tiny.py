@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     PreTrainedTokenizerFast,
     Qwen2_5_VLConfig,
@@ -56,7 +56,10 @@ def corpus(episodes: int = 300, seed: int = 0, max_turns: int = 240) -> list[str
 
 def build_tokenizer(vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Numbers stand alone, as in a turn label ("<11s-12s>"): the space before one is its own token, so the
+    # answer " 11s" holds the label's very token "11" and naming a turn's time is a plain copy of it.
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\d+"), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=CHAT_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
