@@ -144,7 +144,7 @@ class RewardWeights(_Section):
 class GRPOParams(_Section):
     num_generations: int = Field(4, ge=2)
     temperature: float = Field(0.7, gt=0)
-    tau: float = Field(8.0, gt=0)
+    tau: float = Field(4.0, gt=0)
     beta: float = Field(0.0, ge=0)
     learning_rate: float = Field(1e-4, gt=0)
     max_steps: int = Field(30, ge=1)
