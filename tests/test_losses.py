@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from streampro.train.losses import IGNORE, LossConfig, cb_stream_class_weights, effective_number, stream_loss
+from streampro.train.losses import (IGNORE, LossConfig, cb_stream_class_weights, effective_number,
+                                     predicting_columns, stream_loss)
 
 S, R, T = 1, 2, 3  # silence, response, a text token id; vocabulary of 4
 
@@ -82,3 +83,19 @@ def test_unknown_loss():
     logits, labels = batch(TARGETS, ROWS)
     with pytest.raises(ValueError, match="unknown loss"):
         stream_loss(logits, labels, LossConfig("mse", S, R))
+
+
+@pytest.mark.parametrize("kind", ["ce", "focal", "cb_stream"])
+def test_logits_of_the_predicting_columns_only_give_the_same_loss(kind):
+    """SFT runs the LM head only where a supervised token is predicted (``logits_to_keep``): same loss."""
+    torch.manual_seed(0)
+    labels = torch.full((2, 9), IGNORE)
+    labels[0, [2, 3, 7]] = torch.tensor([S, T, R])
+    labels[1, [3, 8]] = torch.tensor([S, S])
+    logits = torch.randn(2, 9, 4)
+    columns = predicting_columns(labels)
+    assert columns.tolist() == [1, 2, 6, 7]  # the columns before a label, in either row
+    cfg = LossConfig(kind, S, R, beta=0.99, lambda_text=2.0, gamma=2.0)
+    whole = stream_loss(logits, labels, cfg, distributed=False)
+    kept = stream_loss(logits[:, columns], labels, cfg, distributed=False, columns=columns)
+    assert kept.item() == pytest.approx(whole.item(), rel=1e-6)

@@ -250,3 +250,9 @@ def test_sft_batches_windows_of_about_the_same_length(tmp_path, sliced_world, ti
                                train_dataset=data, processing_class=processor, loss_config=sft_loss_config(params, fmt))
     sampler = trainer._get_train_sampler()
     assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == data["length"]
+    # the trainer's loss runs the LM head only at the columns that predict a label: the full-logit loss
+    batch = fmt.encode(samples[:2])
+    with torch.no_grad():
+        full = stream_loss(model(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"],
+                           sft_loss_config(params, fmt))
+        assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(full.item(), rel=1e-5)

@@ -61,21 +61,35 @@ def cb_stream_weights(targets: torch.Tensor, cfg: LossConfig, counts: list[int] 
     return weights
 
 
-def shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Next-token view: the logits that predict each supervised label, flattened."""
-    logits = logits[:, :-1, :].reshape(-1, logits.size(-1))
-    labels = labels[:, 1:].reshape(-1)
+def predicting_columns(labels: torch.Tensor) -> torch.Tensor:
+    """The sequence columns whose logits predict a supervised label (the next column's) in any row of the
+    batch: the only logits a loss needs, for a forward's ``logits_to_keep`` (in a streaming window most
+    columns are frames and prompts, whose logits the LM head would compute for nothing)."""
+    return (labels[:, 1:] != IGNORE).any(0).nonzero().squeeze(1)
+
+
+def shifted(logits: torch.Tensor, labels: torch.Tensor,
+            columns: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token view: the logits that predict each supervised label, flattened. ``columns``: the logits
+    are only those of these sequence columns (``predicting_columns``), the labels still the whole sequence's."""
+    if columns is None:
+        logits, labels = logits[:, :-1, :], labels[:, 1:]
+    else:
+        labels = labels[:, columns + 1]
+    logits, labels = logits.reshape(-1, logits.size(-1)), labels.reshape(-1)
     keep = labels != IGNORE
     return logits[keep].float(), labels[keep]
 
 
-def stream_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: LossConfig, distributed: bool = True) -> torch.Tensor:
+def stream_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: LossConfig, distributed: bool = True,
+                columns: torch.Tensor | None = None) -> torch.Tensor:
     """The configured loss over the supervised tokens of a batch (``labels`` = −100 elsewhere); in a
     distributed run, this rank's share of the loss over the global micro-batch (see the module's note),
-    unless ``distributed`` is False (a rank's own batch, e.g. a held-out probe)."""
+    unless ``distributed`` is False (a rank's own batch, e.g. a held-out probe). ``columns``: ``logits``
+    holds only these columns' (``predicting_columns(labels)``); the loss is the same."""
     if cfg.kind not in ("ce", "focal", "cb_stream"):
         raise ValueError(f"unknown loss {cfg.kind!r} (ce | focal | cb_stream)")
-    logits, targets = shifted(logits, labels)
+    logits, targets = shifted(logits, labels, columns)
     is_sil, is_resp = targets == cfg.silence_id, targets == cfg.response_id
     local = [targets.numel(), int(is_sil.sum()), int(is_resp.sum())]
     n_sup, n_sil, n_resp = global_counts(local, targets.device) if distributed else local

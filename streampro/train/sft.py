@@ -32,7 +32,7 @@ from streampro.timing import turn_label
 from streampro.train import distributed
 from streampro.train.checkpoints import PretrainedResumeMixin, checkpoint_dir, train_or_finish
 from streampro.train.curriculum import CutWindowBatches
-from streampro.train.losses import LossConfig, stream_loss
+from streampro.train.losses import LossConfig, predicting_columns, stream_loss
 from streampro.train.probes import DecisionProbe, decision_probabilities, frame_dependence
 from streampro.train.tracking import LiveMetrics, history_rows, write_history, write_training_pages
 
@@ -106,9 +106,12 @@ class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
         return super().create_optimizer(model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The streaming loss, with the LM head run only at the columns that predict a supervised token
+        (``logits_to_keep``): the same loss, a step ~8 % shorter on the tiny model (benchmarks/sft_step.py)."""
         labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        loss = stream_loss(outputs.logits, labels, self.loss_config)
+        columns = predicting_columns(labels)
+        outputs = model(**inputs, logits_to_keep=columns)
+        loss = stream_loss(outputs.logits, labels, self.loss_config, columns=columns)
         return (loss, outputs) if return_outputs else loss
 
 
