@@ -1,11 +1,13 @@
 """Seconds per SFT step (forward, CB-Stream loss, backward, AdamW) with batches drawn at random against batches of
 windows of about the same length (the Trainer's length-grouped sampler), and those again with the LM head run
-only at the columns that predict a supervised token (``logits_to_keep``; what ``streampro sft`` does), on the
+only at the columns that predict a supervised token (``logits_to_keep``), and those again without the padding
+mask of the right-padded batches (SDPA's causal kernel; ``causal_inputs``: what ``streampro sft`` does), on the
 same windows and model (the tiny model by default), in one run.
 
     python benchmarks/sft_step.py [--model PATH] [--streams 80] [--steps 30] [--batch 4]
 
-Prints the figures, the share of padding in each, and the ratios random / grouped and all logits / kept logits.
+Prints the figures, the share of padding in each, and the ratios random / grouped, all logits / kept logits and
+masked / causal kernel.
 """
 from __future__ import annotations
 
@@ -26,10 +28,10 @@ from streampro.model.format import StreamFormat
 from streampro.model.tiny import build_tiny_model
 from streampro.synth.world import synthesize
 from streampro.train.losses import predicting_columns, stream_loss
-from streampro.train.sft import load_model, sft_loss_config, windows
+from streampro.train.sft import causal_inputs, load_model, sft_loss_config, windows
 
 
-def timed_steps(model, fmt, loss_config, batches, columns_only: bool = False) -> dict:
+def timed_steps(model, fmt, loss_config, batches, columns_only: bool = False, causal: bool = False) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     elapsed, tokens, padded = 0.0, 0, 0
     for k, batch in enumerate(batches):
@@ -37,7 +39,7 @@ def timed_steps(model, fmt, loss_config, batches, columns_only: bool = False) ->
         labels = enc.pop("labels")
         start = time.perf_counter()
         columns = predicting_columns(labels) if columns_only else None
-        logits = model(**enc, logits_to_keep=columns if columns_only else 0).logits
+        logits = model(**(causal_inputs(enc) if causal else enc), logits_to_keep=columns if columns_only else 0).logits
         loss = stream_loss(logits, labels, loss_config, distributed=False, columns=columns)
         loss.backward()
         optimizer.step()
@@ -76,10 +78,13 @@ def main() -> None:
         random_ = timed_steps(model, fmt, loss_config, batches(list(range(n))))
         by_length = timed_steps(model, fmt, loss_config, batches(grouped))
         kept = timed_steps(model, fmt, loss_config, batches(grouped), columns_only=True)
+        causal = timed_steps(model, fmt, loss_config, batches(grouped), columns_only=True, causal=True)
     print(json.dumps({"windows": len(samples), "steps": args.steps, "batch": args.batch, "random": random_,
                       "by_length": by_length, "by_length_kept_logits": kept,
+                      "by_length_kept_logits_causal": causal,
                       "speedup_by_length_vs_random": round(random_["s_per_step"] / by_length["s_per_step"], 2),
-                      "speedup_kept_vs_all_logits": round(by_length["s_per_step"] / kept["s_per_step"], 2)},
+                      "speedup_kept_vs_all_logits": round(by_length["s_per_step"] / kept["s_per_step"], 2),
+                      "speedup_causal_vs_masked": round(kept["s_per_step"] / causal["s_per_step"], 2)},
                      indent=2))
 
 

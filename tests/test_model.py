@@ -74,6 +74,29 @@ def test_kv_cache_gives_the_same_decisions_as_recomputing(loaded, sliced_world, 
     assert cached_cost < fresh_cost / 3
 
 
+def test_a_stream_played_again_reuses_its_encoded_turns_and_plays_the_same(loaded, sliced_world):
+    model, processor = loaded
+    traj = next(iter(read_trajectories(str(sliced_world / "bench"))))
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return processor(*args, **kwargs)
+
+    def play(policy):
+        policy.reset(Stream(traj.item_id, traj.video_id, traj.task, traj.fps, len(traj.turns)))
+        outputs = [policy.act(TurnInput(t.index, t.start, t.end, t.frame, t.user_text)) for t in traj.turns]
+        return outputs, torch.stack(policy.decision_logits[-len(traj.turns):])
+
+    policy = StreamingModel(model, processor, max_new_tokens=3)
+    first = play(policy)
+    policy.processor = counted  # the tokenizer is still reached through processor.tokenizer
+    counted.tokenizer = processor.tokenizer
+    again = play(policy)
+    assert calls == [] and len(policy.encoded) == len(traj.turns)
+    assert again[0] == first[0] and torch.equal(again[1], first[1])
+
+
 class _ScriptedVLM:
     """A stand-in VLM whose answer per call is scripted: the offline protocol must turn it into responses."""
 

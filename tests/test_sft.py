@@ -235,7 +235,7 @@ def test_sft_batches_windows_of_about_the_same_length(tmp_path, sliced_world, ti
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from streampro.config import load_params
-    from streampro.train.sft import StreamSFTTrainer, _window_dataset, sft_loss_config, trainer_args
+    from streampro.train.sft import StreamSFTTrainer, _window_dataset, causal_inputs, sft_loss_config, trainer_args
 
     processor = AutoProcessor.from_pretrained(tiny_model)
     fmt = StreamFormat(processor)
@@ -250,9 +250,24 @@ def test_sft_batches_windows_of_about_the_same_length(tmp_path, sliced_world, ti
                                train_dataset=data, processing_class=processor, loss_config=sft_loss_config(params, fmt))
     sampler = trainer._get_train_sampler()
     assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == data["length"]
-    # the trainer's loss runs the LM head only at the columns that predict a label: the full-logit loss
-    batch = fmt.encode(samples[:2])
+    # the trainer's loss runs the LM head only at the columns that predict a label, and the causal kernel
+    # without the padding mask: the full-logit, masked loss, on a batch with padding
+    longest, shortest = max(samples, key=fmt.token_count), min(samples, key=fmt.token_count)
+    batch = fmt.encode([longest, shortest])
+    assert not bool(batch["attention_mask"].all()) and "attention_mask" not in causal_inputs(batch)
     with torch.no_grad():
         full = stream_loss(model(**{k: v for k, v in batch.items() if k != "labels"}).logits, batch["labels"],
                            sft_loss_config(params, fmt))
         assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(full.item(), rel=1e-5)
+
+
+def test_the_padding_mask_is_dropped_only_for_right_padded_rows():
+    from streampro.train.sft import causal_inputs
+
+    right = {"input_ids": torch.ones(2, 4), "attention_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])}
+    assert set(causal_inputs(right)) == {"input_ids"} and "attention_mask" in right  # the caller's dict kept
+    for kept in ([[0, 0, 1, 1], [1, 1, 1, 1]], [[1, 0, 1, 1], [1, 1, 1, 1]]):  # left padding, a gap
+        inputs = {"input_ids": torch.ones(2, 4), "attention_mask": torch.tensor(kept)}
+        assert causal_inputs(inputs) is inputs
+    unmasked = {"input_ids": torch.ones(1, 3)}
+    assert causal_inputs(unmasked) is unmasked

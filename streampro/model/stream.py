@@ -23,6 +23,9 @@ from streampro.policy import Policy, Stream, TurnInput
 from streampro.timing import turn_label
 
 
+ENCODED_TURNS = 512  # user turns whose processor output a StreamingModel keeps (oldest dropped first)
+
+
 @dataclass
 class _Turn:
     ids: list[int]
@@ -52,6 +55,7 @@ class StreamingModel(Policy):
         self.device = next(model.parameters()).device
         self.tokens_encoded = 0  # tokens pushed through the model (the cost the cache saves)
         self.decision_logits: list[torch.Tensor] = []  # per turn, the logits of its first output token
+        self.encoded: dict[tuple, dict] = {}  # (frame, label, question) -> the processor's output (``_processed``)
 
     @classmethod
     def from_pretrained(cls, path: str, **kwargs) -> "StreamingModel":
@@ -122,8 +126,19 @@ class StreamingModel(Policy):
         text_ids = [t for t in generated if t != self.fmt.end_id]
         return self.processor.tokenizer.decode(text_ids, skip_special_tokens=False).strip()
 
+    def _processed(self, frame: bytes, label: str, question: str) -> dict:
+        """The processor's tokens and pixels of one user turn, kept for the turns seen again: GRPO plays each
+        stream ``num_generations`` times, and its reward probe twice (the last ``ENCODED_TURNS`` turns)."""
+        key = (frame, label, question)
+        if key not in self.encoded:
+            if len(self.encoded) >= ENCODED_TURNS:
+                self.encoded.pop(next(iter(self.encoded)))
+            self.encoded[key] = self.processor(text=[self.fmt.user_text(label, question)], images=[jpeg_image(frame)],
+                                               return_tensors="pt")
+        return self.encoded[key]
+
     def _encode_turn(self, frame: bytes, label: str, question: str) -> _Turn:
-        enc = self.processor(text=[self.fmt.user_text(label, question)], images=[jpeg_image(frame)], return_tensors="pt")
+        enc = self._processed(frame, label, question)
         n_pending = len(self.pending)
         ids = self.pending + enc["input_ids"][0].tolist()
         mm = [0] * len(self.pending) + enc["mm_token_type_ids"][0].tolist()

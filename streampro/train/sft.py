@@ -86,6 +86,17 @@ def optimizer_groups(named_parameters, decay: set[str], lr: float, weight_decay:
              "weight_decay": weight_decay if decays else 0.0} for (vision, decays), params in groups.items()]
 
 
+def causal_inputs(inputs: dict) -> dict:
+    """The forward's inputs without the attention mask when every row is right-padded (ones, then zeros).
+    In a causal model no token attends to the padding after it, so a row's real tokens get the same
+    outputs with or without the mask, and SDPA runs its causal kernel instead of a masked one. The padding
+    columns' own outputs differ, but their labels are ignored. Left-padded or gapped masks are kept."""
+    mask = inputs.get("attention_mask")
+    if mask is None or not bool((mask[:, 1:] <= mask[:, :-1]).all()):
+        return inputs
+    return {key: value for key, value in inputs.items() if key != "attention_mask"}
+
+
 class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
     """SFTTrainer whose loss is the configured streaming loss over the supervised tokens."""
 
@@ -107,10 +118,12 @@ class StreamSFTTrainer(PretrainedResumeMixin, SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The streaming loss, with the LM head run only at the columns that predict a supervised token
-        (``logits_to_keep``): the same loss, a step ~8 % shorter on the tiny model (benchmarks/sft_step.py)."""
+        (``logits_to_keep``) and, for right-padded batches, the causal kernel without a padding mask
+        (``causal_inputs``): the same loss, a step 1.1× and 1.3× shorter on the tiny model
+        (benchmarks/sft_step.py)."""
         labels = inputs.pop("labels")
         columns = predicting_columns(labels)
-        outputs = model(**inputs, logits_to_keep=columns)
+        outputs = model(**causal_inputs(inputs), logits_to_keep=columns)
         loss = stream_loss(outputs.logits, labels, self.loss_config, columns=columns)
         return (loss, outputs) if return_outputs else loss
 
