@@ -111,8 +111,8 @@ class CurriculumPhase(_Section):
 # The embedded default: grow a copy head on OU (short, then thinned), then spread it to EU; AA's thinned windows
 # in the thinned phases keep the model reading its frames (docs/model.md, "Copy and look").
 DEFAULT_CURRICULUM = [CurriculumPhase(tasks=["OU"], cut="short", steps=400),
-                      CurriculumPhase(tasks=["OU", "AA", "TG"], cut="thinned", steps=600),
-                      CurriculumPhase(tasks=["EU", "AA", "TG"], cut="thinned", steps=600)]
+                      CurriculumPhase(tasks=["OU", "AA", "TG"], cut="thinned", steps=500),
+                      CurriculumPhase(tasks=["EU", "AA", "TG"], cut="thinned", steps=500)]
 
 
 class SFTParams(_Section):
@@ -121,7 +121,7 @@ class SFTParams(_Section):
     lambda_text: float = Field(2.0, ge=0.0)
     focal_gamma: float = Field(2.0, ge=0.0)
     learning_rate: float = Field(3e-3, gt=0)
-    max_steps: int = Field(600, ge=1)
+    max_steps: int = Field(500, ge=1)
     batch_size: int = Field(4, ge=1, description="per device; global batch = batch_size x accumulation x ranks")
     gradient_accumulation_steps: int = Field(1, ge=1)
     distributed: Literal["ddp", "fsdp"] = Field("ddp", description="under torchrun: replicate (ddp) or shard (fsdp)")
