@@ -10,7 +10,7 @@ from streampro.synth.world import synthesize
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_SYNTH = SynthParams(videos=SplitSizes(sft=7, rl=2, bench=14))
-# params.yaml's copy curriculum (1,600 steps before SFT) turned off, for the tests that train a few SFT steps
+# params.yaml's copy curriculum (1,400 steps before SFT) turned off, for the tests that train a few SFT steps
 NO_CURRICULUM = {"curriculum": []}
 
 
