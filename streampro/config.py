@@ -155,6 +155,10 @@ class GRPOParams(_Section):
                                "first) that the greedy policy plays before training and after it: its reward "
                                "there, like compared with like (0: no probe)")
     reward_weights: RewardWeights = RewardWeights()
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "batch", description="TRL's advantage scaling: each reward minus its stream's group mean, divided by "
+                             "that group's std (group: GRPO as published), by the std over the whole batch "
+                             "(batch), or not at all (none: Dr. GRPO)")
 
 
 class BenchParams(_Section):
