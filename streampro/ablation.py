@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PAPER = {"ce": 6.6, "focal": 14.2, "cb_stream": 16.3, "grpo": 28.1}
 DIMS = ("overall_w_avg", "overall_avg", "PU_f1", "TR_f1", "PA_f1")
 TITLES = {"ce": "SFT, CE", "focal": "SFT, focal", "cb_stream": "SFT, CB-Stream", "grpo": "SFT (CB-Stream) → GRPO"}
+SCALING = {"group": "over each group's reward std", "batch": "over the batch's reward std",
+           "none": "not scaled"}
 
 
 def done(folder: str) -> bool:
@@ -187,7 +189,9 @@ def markdown(summary: dict, params: Params) -> str:
              "are the same for every arm and seed; every setting other than the arm's is params.yaml's "
              f"(SFT: {curriculum(params)}{params.sft.max_steps} steps, lr {params.sft.learning_rate:g}, batch "
              f"{params.sft.batch_size}; "
-             f"GRPO: {params.grpo.max_steps} steps, {params.grpo.num_generations} rollouts). The paper's column: "
+             f"GRPO: {params.grpo.max_steps} steps of {params.grpo.streams_per_step} streams x "
+             f"{params.grpo.num_generations} rollouts, lr {params.grpo.learning_rate:g}, advantages "
+             f"{SCALING[params.grpo.scale_rewards]}). The paper's column: "
              "Qwen2.5-VL-3B on StreamPro-Bench (W-Avg).", "",
              "| arm | W-Avg | Avg | PU | TR | PA | paper (3B, W-Avg) |", "|---|---|---|---|---|---|---|"]
     for arm in summary["arms"]:

@@ -179,7 +179,8 @@ def build_trainer(params: Params, model_path: str, trajectories: str, items: str
     args = GRPOConfig(
         output_dir=ckpt_dir, max_steps=steps, per_device_train_batch_size=cfg.num_generations * cfg.streams_per_step,
         num_generations=cfg.num_generations, temperature=cfg.temperature, learning_rate=cfg.learning_rate,
-        beta=cfg.beta, scale_rewards=cfg.scale_rewards, reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
+        beta=cfg.beta, scale_rewards=cfg.scale_rewards,
+        reward_weights=[cfg.reward_weights.fmt, cfg.reward_weights.turn, cfg.reward_weights.traj],
         logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2, seed=params.seed, shuffle_dataset=False,
         report_to=["tensorboard"], max_completion_length=100_000,
         mask_truncated_completions=False, remove_unused_columns=False, gradient_checkpointing=False,
