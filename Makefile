@@ -22,7 +22,7 @@ run: setup
 	@python -c "from streampro.bench.report import update_readme; update_readme('README.md', 'reports/metrics.json', 'reports/step_times.json')"
 	@echo; cat reports/report.md; echo "(also reports/report.html, dvc metrics show, dvc plots show)"
 
-# The paper's ablations on the world of `make run` (built first when missing): resumable, ~45 min on 2 cores (43 min measured).
+# The paper's ablations on the world of `make run` (built first when missing): resumable, ~45 min on 2 cores (43 and 45 min measured).
 # ABLATE_PROFILE=profiles/ci.yaml for a quick one-seed pass.
 ablate: setup
 	dvc repro slice
